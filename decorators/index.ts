@@ -1,0 +1,5 @@
+export { expose, isExposedClass } from "./expose.js";
+export { oneway } from "./oneway.js";
+export { behavior, behaviorOf, DEFAULT_BEHAVIOR } from "./behavior.js";
+export type { Behavior, InstanceMode } from "./behavior.js";
+export { EXPOSED_MEMBERS, ONEWAY_MEMBERS, memberNames } from "./metadata-keys.js";

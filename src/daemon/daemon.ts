@@ -1,0 +1,216 @@
+import { randomBytes } from "node:crypto";
+import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
+import { decodeValue, encodeValue } from "../codec/values.js";
+import { DaemonError, MessageTooLargeError } from "../errors.js";
+import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelationId, peekOneway, type OutFrame } from "../protocol/frames.js";
+import type { Payload, RequestMessage } from "../protocol/message.js";
+import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
+import { ServerSocket } from "../transport/server-socket.js";
+import { endpointOf, formatUri, type Location } from "../uri.js";
+import { runInCallContext } from "./call-context.js";
+import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
+import { dispatch, type Request } from "./dispatch.js";
+import { PeerTracker } from "./peers.js";
+import { Registry } from "./registry.js";
+
+export interface DaemonOptions extends TransportOptions {
+  /** Host or IP to bind (TCP). Default 127.0.0.1. */
+  readonly host?: string;
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Unix socket path: bind IPC instead of TCP. */
+  readonly ipc?: string;
+  /** How long close() waits for calls in progress, in ms. Default 10000. */
+  readonly closeTimeout?: number;
+  /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+const defaultOnError = (error: unknown, context: string): void => {
+  process.emitWarning(`${context}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, "PyroDaemonWarning");
+};
+
+function locationOf(endpoint: string): Location {
+  if (endpoint.startsWith("ipc://")) return { transport: "ipc", path: endpoint.slice("ipc://".length) };
+  const match = /^tcp:\/\/(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
+  if (!match) throw new DaemonError(`cannot read the bound address from ${endpoint}`);
+  return { transport: "tcp", host: match[1] ?? match[2]!, port: Number(match[3]) };
+}
+
+/**
+ * Serves registered objects on one ROUTER socket. Bound when constructed, so URIs
+ * (with the real port when port 0 was asked) are known before `start()`.
+ */
+export class Daemon {
+  readonly location: Location;
+  readonly #options: ResolvedTransportOptions;
+  readonly #socket: ServerSocket;
+  readonly #registry = new Registry();
+  readonly #peers: PeerTracker;
+  readonly #closeTimeout: number;
+  readonly #onError: (error: unknown, context: string) => void;
+  #inFlight = 0;
+  #whenIdle: (() => void) | undefined;
+  #state: "created" | "running" | "closing" | "closed" = "created";
+
+  constructor(options: DaemonOptions = {}) {
+    this.#options = resolveTransportOptions(options);
+    this.#closeTimeout = options.closeTimeout ?? 10_000;
+    this.#onError = options.onError ?? defaultOnError;
+    const endpoint = options.ipc !== undefined
+      ? endpointOf({ transport: "ipc", path: options.ipc })
+      : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 }).replace(/:0$/, ":*");
+    this.#socket = new ServerSocket(endpoint, this.#options);
+    this.location = locationOf(this.#socket.endpoint);
+    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => this.#registry.endSession(peerId));
+    this.#registry.add(new DaemonObject(this.#registry, () => this.#describe()), DAEMON_OBJECT_ID);
+  }
+
+  /** Registers an instance, or a class to be instantiated per its `@behavior`; returns its URI. */
+  register(target: object, id?: string): string {
+    if (this.#state === "closing" || this.#state === "closed") throw new DaemonError("daemon is closed");
+    const objectId = id ?? `obj_${randomBytes(12).toString("hex")}`;
+    this.#registry.add(target, objectId);
+    return this.uriFor(objectId);
+  }
+
+  /** Removes an object (by id or the registered object itself); returns whether it was registered. */
+  unregister(idOrTarget: string | object): boolean {
+    if (idOrTarget === DAEMON_OBJECT_ID) throw new DaemonError("the daemon object cannot be unregistered");
+    return this.#registry.remove(idOrTarget) !== undefined;
+  }
+
+  /** The URI of a registered object (by id or the object itself). */
+  uriFor(idOrTarget: string | object): string {
+    const id = typeof idOrTarget === "string" ? idOrTarget : this.#registry.idOf(idOrTarget);
+    if (id === undefined || !this.#registry.has(id)) throw new DaemonError("object is not registered in this daemon");
+    return formatUri({ protocol: "PYRO", object: id, location: this.location });
+  }
+
+  /** Ids of every registered object, the daemon object included. */
+  registered(): string[] {
+    return this.#registry.ids();
+  }
+
+  /** Starts serving. */
+  async start(): Promise<void> {
+    if (this.#state !== "created") throw new DaemonError(`daemon cannot start: it is ${this.#state}`);
+    this.#state = "running";
+    this.#peers.start(Math.max(50, Math.floor(this.#options.heartbeatInterval / 2)));
+    this.#socket.start((peer, frames) => this.#receive(peer, frames));
+  }
+
+  /** Refuses new calls, lets calls in progress finish (up to closeTimeout), then closes the socket. */
+  async close(): Promise<void> {
+    if (this.#state === "closing" || this.#state === "closed") return;
+    this.#state = "closing";
+    if (this.#inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.#whenIdle = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#closeTimeout))),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.#socket.close();
+    this.#peers.stop();
+    this.#registry.clear();
+    this.#state = "closed";
+  }
+
+  #describe(): string {
+    return `pyro-ts daemon on ${formatUri({ protocol: "PYRO", object: DAEMON_OBJECT_ID, location: this.location })}, ${this.#registry.ids().length} object(s), ${this.#peers.size} connection(s)`;
+  }
+
+  #reply(peer: Buffer, frames: OutFrame[]): void {
+    this.#socket.send(peer, frames).catch((error: unknown) => this.#onError(error, "sending a reply failed"));
+  }
+
+  #replyError(peer: Buffer, id: number, error: unknown): void {
+    let payload: Payload;
+    const envelope = toEnvelope(error);
+    try {
+      payload = encodeValue(envelope);
+    } catch {
+      payload = encodeValue(withoutProps(envelope));
+    }
+    this.#reply(peer, encodeMessage({ kind: "error", id, value: payload }));
+  }
+
+  #receive(peer: Buffer, frames: Buffer[]): void {
+    const peerId = peer.toString("latin1");
+    this.#peers.seen(peerId);
+    const oneway = peekOneway(frames);
+    const size = messageSize(frames);
+    if (size > this.#options.maxMessageSize) {
+      if (!oneway) {
+        this.#replyError(peer, peekCorrelationId(frames) ?? 0, new MessageTooLargeError(`message of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
+      }
+      return;
+    }
+    let message;
+    try {
+      message = decodeMessage(frames);
+    } catch (error) {
+      if (!oneway) this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
+      return;
+    }
+    if (message.kind === "heartbeat") return;
+    if (message.kind === "result" || message.kind === "error") {
+      this.#replyError(peer, message.id, new DaemonError(`a daemon does not accept ${message.kind} messages`));
+      return;
+    }
+    void this.#serve(peer, peerId, message);
+  }
+
+  async #serve(peer: Buffer, peerId: string, message: Exclude<RequestMessage, { kind: "heartbeat" }>): Promise<void> {
+    const oneway = message.kind === "call" && message.oneway;
+    if (this.#state !== "running") {
+      if (!oneway) this.#replyError(peer, message.id, new DaemonError("daemon is shutting down"));
+      return;
+    }
+    this.#inFlight++;
+    try {
+      const result = await runInCallContext({ peerId, objectId: message.object }, () => this.#run(peerId, message));
+      if (!oneway) this.#sendResult(peer, message.id, result);
+    } catch (error) {
+      if (oneway) this.#onError(error, `oneway call ${message.object}.${message.member} failed`);
+      else this.#replyError(peer, message.id, error);
+    } finally {
+      if (--this.#inFlight === 0) this.#whenIdle?.();
+    }
+  }
+
+  #run(peerId: string, message: Exclude<RequestMessage, { kind: "heartbeat" }>): Promise<unknown> {
+    const { instance, shape } = this.#registry.resolve(message.object, peerId);
+    let request: Request;
+    switch (message.kind) {
+      case "call":
+        request = { kind: "call", member: message.member, args: decodeValue(message.args) };
+        break;
+      case "get":
+        request = { kind: "get", member: message.member };
+        break;
+      case "set":
+        request = { kind: "set", member: message.member, value: decodeValue(message.value) };
+        break;
+    }
+    return dispatch(message.object, instance, shape, request);
+  }
+
+  #sendResult(peer: Buffer, id: number, result: unknown): void {
+    let frames: OutFrame[];
+    try {
+      frames = encodeMessage({ kind: "result", id, value: encodeValue(result) });
+    } catch (error) {
+      this.#replyError(peer, id, error);
+      return;
+    }
+    const size = outgoingSize(frames);
+    if (size > this.#options.maxMessageSize) {
+      this.#replyError(peer, id, new MessageTooLargeError(`result of ${size} bytes exceeds the maximum message size of ${this.#options.maxMessageSize}`));
+      return;
+    }
+    this.#reply(peer, frames);
+  }
+}

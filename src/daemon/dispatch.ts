@@ -1,0 +1,40 @@
+import { UnknownMemberError } from "../errors.js";
+import type { ExposedShape } from "./introspect.js";
+
+/** One request addressed to an object, its arguments already decoded. */
+export type Request =
+  | { readonly kind: "call"; readonly member: string; readonly args: unknown }
+  | { readonly kind: "get"; readonly member: string }
+  | { readonly kind: "set"; readonly member: string; readonly value: unknown };
+
+function unknownMember(objectId: string, shape: ExposedShape, member: string, as: string): never {
+  const hint = shape.methods.has(member)
+    ? ` (it is a method: call it)`
+    : shape.attributes.has(member)
+      ? ` (it is an attribute: read it with await proxy.${member})`
+      : "";
+  throw new UnknownMemberError(`${JSON.stringify(objectId)} has no exposed ${as} ${JSON.stringify(member)}${hint}`);
+}
+
+/**
+ * Runs a request against the instance. Only names in the shape's allow-lists are looked up,
+ * so `constructor`, `__proto__` or `_internal` can never be reached.
+ */
+export async function dispatch(objectId: string, instance: object, shape: ExposedShape, request: Request): Promise<unknown> {
+  const target = instance as Record<string, unknown>;
+  switch (request.kind) {
+    case "call": {
+      if (!shape.methods.has(request.member)) unknownMember(objectId, shape, request.member, "method");
+      if (!Array.isArray(request.args)) throw new TypeError("call arguments must be an array");
+      const method = target[request.member] as (...args: unknown[]) => unknown;
+      return await method.apply(instance, request.args);
+    }
+    case "get":
+      if (!shape.attributes.has(request.member)) unknownMember(objectId, shape, request.member, "attribute");
+      return await target[request.member];
+    case "set":
+      if (!shape.writable.has(request.member)) unknownMember(objectId, shape, request.member, "writable attribute");
+      target[request.member] = request.value;
+      return undefined;
+  }
+}

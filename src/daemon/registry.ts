@@ -1,0 +1,142 @@
+import { behaviorOf, type InstanceMode } from "../../decorators/index.js";
+import { DaemonError } from "../errors.js";
+import { validateObjectId } from "../uri.js";
+import { exposesAnything, shapeOf, type ExposedShape } from "./introspect.js";
+
+type Constructor = new () => object;
+
+/** An instance registered as it is: every client talks to this object. */
+interface InstanceEntry {
+  readonly kind: "instance";
+  readonly id: string;
+  readonly instance: object;
+}
+
+/** A class registered with an instance mode: the daemon creates the instances. */
+interface ClassEntry {
+  readonly kind: "class";
+  readonly id: string;
+  readonly ctor: Constructor;
+  readonly mode: InstanceMode;
+  single?: object;
+  readonly sessions: Map<string, object>;
+  /** Shape of the class, from its first instance (percall creates one per call). */
+  shape?: ExposedShape;
+}
+
+type Entry = InstanceEntry | ClassEntry;
+
+/** Objects and classes registered in a daemon, by id, and their instances per mode. */
+export class Registry {
+  readonly #entries = new Map<string, Entry>();
+  readonly #ids = new Map<object, string>();
+
+  add(target: object, id: string): void {
+    validateObjectId(id);
+    if (this.#entries.has(id)) throw new DaemonError(`an object is already registered as ${JSON.stringify(id)}`);
+    if (this.#ids.has(target)) throw new DaemonError(`this object is already registered as ${JSON.stringify(this.#ids.get(target))}`);
+    let entry: Entry;
+    if (typeof target === "function") {
+      if (!target.prototype) throw new DaemonError(`${target.name || "function"} is not a class`);
+      entry = { kind: "class", id, ctor: target as Constructor, mode: behaviorOf(target).instanceMode, sessions: new Map() };
+    } else {
+      if (!exposesAnything(shapeOf(target))) {
+        throw new DaemonError(`${target.constructor?.name ?? "object"} exposes nothing: decorate the class or its members with @expose`);
+      }
+      entry = { kind: "instance", id, instance: target };
+    }
+    this.#entries.set(id, entry);
+    this.#ids.set(target, id);
+  }
+
+  remove(idOrTarget: string | object): string | undefined {
+    const id = typeof idOrTarget === "string" ? idOrTarget : this.#ids.get(idOrTarget);
+    const entry = id === undefined ? undefined : this.#entries.get(id);
+    if (!entry) return undefined;
+    this.#entries.delete(entry.id);
+    this.#ids.delete(entry.kind === "instance" ? entry.instance : entry.ctor);
+    if (entry.kind === "class") {
+      for (const instance of entry.sessions.values()) void dispose(instance);
+      if (entry.single) void dispose(entry.single);
+    }
+    return entry.id;
+  }
+
+  idOf(target: object): string | undefined {
+    return this.#ids.get(target);
+  }
+
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** The instance serving `id` for `peerId`, created according to the instance mode. */
+  resolve(id: string, peerId: string): { instance: object; shape: ExposedShape } {
+    const entry = this.#entries.get(id);
+    if (!entry) throw new DaemonError(`unknown object ${JSON.stringify(id)}`);
+    if (entry.kind === "instance") return { instance: entry.instance, shape: shapeOf(entry.instance) };
+    const instance = this.#instanceFor(entry, peerId);
+    entry.shape ??= shapeOf(instance);
+    if (!exposesAnything(entry.shape)) throw new DaemonError(`${entry.ctor.name} exposes nothing: decorate the class or its members with @expose`);
+    return { instance, shape: entry.shape };
+  }
+
+  /** Drops the session instances of a connection that is gone. */
+  endSession(peerId: string): void {
+    for (const entry of this.#entries.values()) {
+      if (entry.kind !== "class") continue;
+      const instance = entry.sessions.get(peerId);
+      if (instance) {
+        entry.sessions.delete(peerId);
+        void dispose(instance);
+      }
+    }
+  }
+
+  /** Removes everything, disposing created instances. */
+  clear(): void {
+    for (const id of [...this.#entries.keys()]) this.remove(id);
+  }
+
+  #instanceFor(entry: ClassEntry, peerId: string): object {
+    switch (entry.mode) {
+      case "single":
+        return (entry.single ??= construct(entry.ctor));
+      case "percall":
+        return construct(entry.ctor);
+      case "session": {
+        let instance = entry.sessions.get(peerId);
+        if (!instance) {
+          instance = construct(entry.ctor);
+          entry.sessions.set(peerId, instance);
+        }
+        return instance;
+      }
+    }
+  }
+}
+
+function construct(ctor: Constructor): object {
+  try {
+    return new ctor();
+  } catch (error) {
+    throw new DaemonError(`cannot create an instance of ${ctor.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/** Lets an instance the daemon created release what it holds, through Symbol.asyncDispose or Symbol.dispose. */
+async function dispose(instance: object): Promise<void> {
+  const target = instance as Partial<AsyncDisposable & Disposable>;
+  try {
+    const asyncDispose = target[Symbol.asyncDispose];
+    const syncDispose = target[Symbol.dispose];
+    if (typeof asyncDispose === "function") await asyncDispose.call(instance);
+    else if (typeof syncDispose === "function") syncDispose.call(instance);
+  } catch (error) {
+    process.emitWarning(`disposing an instance of ${instance.constructor?.name ?? "object"} failed: ${String(error)}`, "PyroDisposeWarning");
+  }
+}

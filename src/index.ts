@@ -1,0 +1,21 @@
+/** pyro-ts: Pyro-style remote objects for TypeScript. This module only re-exports. */
+export * from "../decorators/index.js";
+export * from "./errors.js";
+export { parseUri, formatUri, endpointOf, validateObjectId } from "./uri.js";
+export type { PyroUri, Location, TcpLocation, IpcLocation, UriProtocol } from "./uri.js";
+export { Signal } from "./signal.js";
+export type { Slot, SlotErrorHandler } from "./signal.js";
+export { registerClass } from "./codec/values.js";
+export { registerError } from "./codec/error-envelope.js";
+export { Daemon } from "./daemon/daemon.js";
+export type { DaemonOptions } from "./daemon/daemon.js";
+export { DAEMON_OBJECT_ID } from "./protocol/metadata.js";
+export type { ObjectMetadata } from "./protocol/metadata.js";
+export { callContext } from "./daemon/call-context.js";
+export type { CallContext } from "./daemon/call-context.js";
+export { connect, DEFAULT_TIMEOUT } from "./proxy/connect.js";
+export type { ConnectOptions } from "./proxy/connect.js";
+export type { Remote, RemoteMethod, RemoteAttribute, ProxyControls, WritableKeys } from "./proxy/remote.js";
+export type { TransportOptions } from "./transport/options.js";
+export { DEFAULT_MAX_MESSAGE_SIZE } from "./transport/options.js";
+export { PROTOCOL_VERSION } from "./protocol/message.js";

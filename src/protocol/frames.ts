@@ -1,0 +1,149 @@
+/**
+ * Encoding and decoding of one message as ZeroMQ frames. Pure functions, no I/O.
+ *
+ *   frame 0  header, 12 bytes:
+ *              0     version (1)
+ *              1     kind code (message.ts KIND_CODES)
+ *              2     flags: bit 0 = oneway
+ *              3     reserved, 0
+ *              4-7   correlation id, uint32 big-endian
+ *              8-11  number of attachment frames, uint32 big-endian
+ *   frame 1  body: UTF-8 JSON array, its shape set by the kind (docs/protocol.md)
+ *   frame 2… attachments: raw bytes of binary values referenced from the body
+ *
+ * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
+ */
+import { ProtocolError } from "../errors.js";
+import { KIND_CODES, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
+
+export const HEADER_SIZE = 12;
+const FLAG_ONEWAY = 1;
+const KIND_BY_CODE = new Map<number, MessageKind>(Object.entries(KIND_CODES).map(([kind, code]) => [code, kind as MessageKind]));
+
+/** One frame as handed to the socket: strings are sent as UTF-8 without an extra copy here. */
+export type OutFrame = Uint8Array | string;
+
+function header(kind: MessageKind, id: number, flags: number, attachments: number): Buffer {
+  const h = Buffer.allocUnsafe(HEADER_SIZE);
+  h[0] = PROTOCOL_VERSION;
+  h[1] = KIND_CODES[kind];
+  h[2] = flags;
+  h[3] = 0;
+  h.writeUInt32BE(id >>> 0, 4);
+  h.writeUInt32BE(attachments, 8);
+  return h;
+}
+
+function valueJson(value: SerializedValue): string {
+  // Omit meta when superjson had nothing to annotate: the common case stays plain JSON.
+  return value.meta === undefined ? JSON.stringify(value.json ?? null) : `${JSON.stringify(value.json ?? null)},${JSON.stringify(value.meta)}`;
+}
+
+function withPayload(kind: MessageKind, id: number, flags: number, prefix: string, payload: Payload): OutFrame[] {
+  const body = `[${prefix}${valueJson(payload.value)}]`;
+  return [header(kind, id, flags, payload.attachments.length), body, ...payload.attachments];
+}
+
+/** Encodes a message into the frames a DEALER sends (or a ROUTER sends after the routing id). */
+export function encodeMessage(message: Message): OutFrame[] {
+  switch (message.kind) {
+    case "call":
+      return withPayload("call", message.id, message.oneway ? FLAG_ONEWAY : 0, `${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.args);
+    case "get":
+      return [header("get", message.id, 0, 0), JSON.stringify([message.object, message.member])];
+    case "set":
+      return withPayload("set", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.value);
+    case "result":
+    case "error":
+      return withPayload(message.kind, message.id, 0, "", message.value);
+    case "heartbeat":
+      return [header("heartbeat", 0, 0, 0), "[]"];
+  }
+}
+
+/** Correlation id of a message whose header is at least long enough to hold one, else undefined. */
+export function peekCorrelationId(frames: readonly Uint8Array[]): number | undefined {
+  const h = frames[0];
+  if (!h || h.length < 8) return undefined;
+  return Buffer.from(h.buffer, h.byteOffset, h.byteLength).readUInt32BE(4);
+}
+
+/** Whether a message's header marks it oneway (no reply must be sent, even an error). */
+export function peekOneway(frames: readonly Uint8Array[]): boolean {
+  const h = frames[0];
+  return !!h && h.length >= 3 && h[1] === KIND_CODES.call && (h[2]! & FLAG_ONEWAY) !== 0;
+}
+
+/** Total size in bytes of a message's frames. */
+export function messageSize(frames: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const f of frames) size += f.length;
+  return size;
+}
+
+/** Size in bytes of frames about to be sent. */
+export function outgoingSize(frames: readonly OutFrame[]): number {
+  let size = 0;
+  for (const f of frames) size += typeof f === "string" ? Buffer.byteLength(f) : f.length;
+  return size;
+}
+
+function bad(problem: string): never {
+  throw new ProtocolError(problem);
+}
+
+function parseBody(frame: Uint8Array): unknown[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString("utf8"));
+  } catch (error) {
+    bad(`body is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (!Array.isArray(body)) bad("body is not a JSON array");
+  return body;
+}
+
+function string(body: unknown[], index: number, what: string): string {
+  const v = body[index];
+  if (typeof v !== "string") bad(`${what} (body[${index}]) must be a string`);
+  return v;
+}
+
+function payload(body: unknown[], index: number, attachments: readonly Uint8Array[]): Payload {
+  if (body.length !== index + 1 && body.length !== index + 2) bad(`body has ${body.length} items, expected ${index + 1} or ${index + 2}`);
+  const meta = body[index + 1];
+  if (body.length === index + 2 && (meta === null || typeof meta !== "object")) bad("value annotations must be an object");
+  return { value: body.length === index + 2 ? { json: body[index], meta } : { json: body[index] }, attachments };
+}
+
+/** Decodes the frames of one message (without routing id); throws ProtocolError naming the problem. */
+export function decodeMessage(frames: readonly Uint8Array[]): Message {
+  if (frames.length < 2) bad(`message has ${frames.length} frame(s), at least 2 (header, body) are needed`);
+  const h = frames[0]!;
+  if (h.length !== HEADER_SIZE) bad(`header is ${h.length} bytes, expected ${HEADER_SIZE}`);
+  const hb = Buffer.from(h.buffer, h.byteOffset, h.byteLength);
+  if (hb[0] !== PROTOCOL_VERSION) bad(`unsupported protocol version ${hb[0]} (this side speaks ${PROTOCOL_VERSION})`);
+  const kind = KIND_BY_CODE.get(hb[1]!);
+  if (kind === undefined) bad(`unknown message kind ${hb[1]}`);
+  const id = hb.readUInt32BE(4);
+  const declared = hb.readUInt32BE(8);
+  const attachments = frames.slice(2);
+  if (declared !== attachments.length) bad(`header declares ${declared} attachment frame(s), message carries ${attachments.length}`);
+  const body = parseBody(frames[1]!);
+  switch (kind) {
+    case "call":
+      return { kind, id, oneway: (hb[2]! & FLAG_ONEWAY) !== 0, object: string(body, 0, "object id"), member: string(body, 1, "member"), args: payload(body, 2, attachments) };
+    case "get":
+      if (body.length !== 2) bad(`get body has ${body.length} items, expected 2`);
+      if (attachments.length !== 0) bad("get carries no attachments");
+      return { kind, id, object: string(body, 0, "object id"), member: string(body, 1, "member") };
+    case "set":
+      return { kind, id, object: string(body, 0, "object id"), member: string(body, 1, "member"), value: payload(body, 2, attachments) };
+    case "result":
+    case "error":
+      return { kind, id, value: payload(body, 0, attachments) };
+    case "heartbeat":
+      if (body.length !== 0 || attachments.length !== 0) bad("heartbeat carries no data");
+      return { kind, id: 0 };
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The messages of the pyro-ts wire protocol, as a discriminated union on `kind`.
+ * Frames and encoding are in frames.ts; the full description is docs/protocol.md.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** A value as the codec produced it: JSON-safe data plus superjson's type annotations. */
+export interface SerializedValue {
+  readonly json: unknown;
+  readonly meta?: unknown;
+}
+
+/** A value with the binary frames its `json` refers to. */
+export interface Payload {
+  readonly value: SerializedValue;
+  readonly attachments: readonly Uint8Array[];
+}
+
+/** Client → daemon: call a method. */
+export interface CallMessage {
+  readonly kind: "call";
+  readonly id: number;
+  readonly oneway: boolean;
+  readonly object: string;
+  readonly member: string;
+  /** Serialized array of arguments. */
+  readonly args: Payload;
+}
+
+/** Client → daemon: read an attribute. */
+export interface GetMessage {
+  readonly kind: "get";
+  readonly id: number;
+  readonly object: string;
+  readonly member: string;
+}
+
+/** Client → daemon: write an attribute. */
+export interface SetMessage {
+  readonly kind: "set";
+  readonly id: number;
+  readonly object: string;
+  readonly member: string;
+  readonly value: Payload;
+}
+
+/** Daemon → client: the result of call, get or set `id`. */
+export interface ResultMessage {
+  readonly kind: "result";
+  readonly id: number;
+  readonly value: Payload;
+}
+
+/** Daemon → client: request `id` failed; the value is an error envelope (codec/error-envelope.ts). */
+export interface ErrorMessage {
+  readonly kind: "error";
+  readonly id: number;
+  readonly value: Payload;
+}
+
+/** Client → daemon: "this connection is alive", sent when idle so the daemon can drop dead peers. */
+export interface HeartbeatMessage {
+  readonly kind: "heartbeat";
+  readonly id: 0;
+}
+
+export type RequestMessage = CallMessage | GetMessage | SetMessage | HeartbeatMessage;
+export type ReplyMessage = ResultMessage | ErrorMessage;
+export type Message = RequestMessage | ReplyMessage;
+export type MessageKind = Message["kind"];
+
+/** Wire codes of the kinds; never reuse a retired code. */
+export const KIND_CODES: Readonly<Record<MessageKind, number>> = {
+  call: 1,
+  get: 2,
+  set: 3,
+  result: 4,
+  error: 5,
+  heartbeat: 6,
+};

@@ -1,0 +1,36 @@
+import type { ResolvedTransportOptions } from "../transport/options.js";
+import { Channel } from "./channel.js";
+
+interface Shared {
+  readonly channel: Channel;
+  users: number;
+}
+
+const channels = new Map<string, Shared>();
+
+function keyOf(endpoint: string, options: ResolvedTransportOptions): string {
+  return `${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout}`;
+}
+
+/** The channel to `endpoint`, shared by every proxy with the same transport options. */
+export function acquireChannel(endpoint: string, options: ResolvedTransportOptions): Channel {
+  const key = keyOf(endpoint, options);
+  let shared = channels.get(key);
+  if (!shared || shared.channel.closed) {
+    shared = { channel: new Channel(endpoint, options), users: 0 };
+    channels.set(key, shared);
+  }
+  shared.users++;
+  return shared.channel;
+}
+
+/** Gives a channel back; the last user closes it. */
+export async function releaseChannel(channel: Channel): Promise<void> {
+  for (const [key, shared] of channels) {
+    if (shared.channel !== channel) continue;
+    if (--shared.users > 0) return;
+    channels.delete(key);
+    break;
+  }
+  await channel.close();
+}

@@ -1,0 +1,193 @@
+import { fromEnvelope } from "../codec/error-envelope.js";
+import { decodeValue, encodeValue } from "../codec/values.js";
+import { ConnectionClosedError, MessageTooLargeError, ProtocolError, TimeoutError } from "../errors.js";
+import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelationId, type OutFrame } from "../protocol/frames.js";
+import type { RequestMessage } from "../protocol/message.js";
+import { ClientSocket } from "../transport/client-socket.js";
+import type { ResolvedTransportOptions } from "../transport/options.js";
+
+type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" }>;
+type Request = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, "id"> : never) : never;
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout | undefined;
+  readonly oneway: boolean;
+  /** Frames not yet handed to the socket (waiting for a connection), or undefined once sent. */
+  frames: OutFrame[] | undefined;
+}
+
+const MAX_ID = 0xffff_ffff;
+
+/**
+ * The untyped client core: one connection to one daemon endpoint, shared by every proxy
+ * to that endpoint. Requests are pipelined with correlation ids; each pending entry has
+ * a deadline. Requests made while disconnected wait (within their timeout) and are sent
+ * on reconnection; requests already sent when the connection drops are rejected with
+ * ConnectionClosedError, since whether the daemon ran them is unknown.
+ */
+export class Channel {
+  readonly endpoint: string;
+  readonly #options: ResolvedTransportOptions;
+  readonly #socket: ClientSocket;
+  readonly #pending = new Map<number, Pending>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #nextId = 1;
+  #lastSent = 0;
+  #closed = false;
+
+  constructor(endpoint: string, options: ResolvedTransportOptions) {
+    this.endpoint = endpoint;
+    this.#options = options;
+    this.#socket = new ClientSocket(endpoint, options, {
+      onConnect: () => this.#flushWaiting(),
+      onDisconnect: () => this.#connectionLost(),
+      onMessage: (frames) => this.#receive(frames),
+    });
+    // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
+    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), options.heartbeatInterval).unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Calls a method by name, untyped: what the typed proxy and the CLI are built on. */
+  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false): Promise<unknown> {
+    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args) }), timeoutMs);
+  }
+
+  /** Reads an attribute by name. */
+  get(object: string, member: string, timeoutMs: number): Promise<unknown> {
+    return this.request({ kind: "get", object, member }, timeoutMs);
+  }
+
+  /** Writes an attribute by name. */
+  async set(object: string, member: string, value: unknown, timeoutMs: number): Promise<void> {
+    await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value) }), timeoutMs);
+  }
+
+  #encoding(build: () => Request, timeoutMs: number): Promise<unknown> {
+    let request: Request;
+    try {
+      request = build();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.request(request, timeoutMs);
+  }
+
+  /** Sends one request; resolves with the decoded reply value (oneway: once sent). */
+  request(request: Request, timeoutMs: number): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
+    const id = this.#allocateId();
+    const message = { ...request, id } as Outgoing;
+    const frames = encodeMessage(message);
+    const size = outgoingSize(frames);
+    if (size > this.#options.maxMessageSize) {
+      return Promise.reject(new MessageTooLargeError(`message of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
+    }
+    const oneway = message.kind === "call" && message.oneway;
+    return new Promise((resolve, reject) => {
+      const timer = timeoutMs > 0 && Number.isFinite(timeoutMs)
+        ? setTimeout(() => this.#fail(id, new TimeoutError(`no reply to ${describe(message)} within ${timeoutMs} ms`)), timeoutMs)
+        : undefined;
+      const pending: Pending = { resolve, reject, timer, oneway, frames };
+      this.#pending.set(id, pending);
+      if (this.#socket.connected) this.#send(id, pending);
+    });
+  }
+
+  /** Rejects everything pending and closes the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    for (const id of [...this.#pending.keys()]) this.#fail(id, new ConnectionClosedError(`connection to ${this.endpoint} was closed`));
+    await this.#socket.close();
+  }
+
+  #allocateId(): number {
+    // Skip ids still pending after a wrap-around (a very long call).
+    do {
+      const id = this.#nextId;
+      this.#nextId = id === MAX_ID ? 1 : id + 1;
+      if (!this.#pending.has(id)) return id;
+    } while (true);
+  }
+
+  #send(id: number, pending: Pending): void {
+    const frames = pending.frames!;
+    pending.frames = undefined;
+    this.#lastSent = Date.now();
+    this.#socket.send(frames).then(
+      () => {
+        if (pending.oneway) this.#settle(id, undefined);
+      },
+      (error: unknown) => this.#fail(id, error instanceof Error ? error : new ConnectionClosedError(String(error))),
+    );
+  }
+
+  #flushWaiting(): void {
+    for (const [id, pending] of this.#pending) if (pending.frames) this.#send(id, pending);
+  }
+
+  #connectionLost(): void {
+    for (const [id, pending] of this.#pending) {
+      if (!pending.frames) this.#fail(id, new ConnectionClosedError(`connection to ${this.endpoint} was lost while ${pending.oneway ? "sending" : "waiting for a reply"}`));
+    }
+  }
+
+  #sendHeartbeat(): void {
+    if (!this.#socket.connected || Date.now() - this.#lastSent < this.#options.heartbeatInterval) return;
+    this.#lastSent = Date.now();
+    this.#socket.send(encodeMessage({ kind: "heartbeat", id: 0 })).catch(() => {});
+  }
+
+  #receive(frames: Buffer[]): void {
+    if (messageSize(frames) > this.#options.maxMessageSize) {
+      const id = peekCorrelationId(frames);
+      if (id !== undefined) this.#fail(id, new MessageTooLargeError(`reply exceeds the maximum message size of ${this.#options.maxMessageSize}`));
+      return;
+    }
+    let message;
+    try {
+      message = decodeMessage(frames);
+    } catch (error) {
+      const id = peekCorrelationId(frames);
+      if (id !== undefined) this.#fail(id, error instanceof Error ? error : new ProtocolError(String(error)));
+      return;
+    }
+    if (message.kind !== "result" && message.kind !== "error") return;
+    // A reply to a request that already timed out has no pending entry: dropped.
+    if (!this.#pending.has(message.id)) return;
+    try {
+      const value = decodeValue(message.value);
+      if (message.kind === "result") this.#settle(message.id, value);
+      else this.#fail(message.id, fromEnvelope(value));
+    } catch (error) {
+      this.#fail(message.id, error as Error);
+    }
+  }
+
+  #settle(id: number, value: unknown): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.resolve(value);
+  }
+
+  #fail(id: number, error: Error): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.reject(error);
+  }
+}
+
+function describe(message: Outgoing): string {
+  return `${message.kind} ${message.object}.${message.member}`;
+}

@@ -1,0 +1,47 @@
+/**
+ * `Remote<T>`: what a proxy to a `T` looks like to the type checker.
+ * Methods return promises of their awaited result, exposed attributes are awaitable,
+ * local controls start with `$`. Members a daemon never exposes are left out.
+ */
+import type { ObjectMetadata } from "../protocol/metadata.js";
+import type { Signal } from "../signal.js";
+
+type Hidden = `_${string}` | `$${string}` | "then" | "constructor";
+
+/** Keys of T that can exist on a remote proxy (Signals are left to the signal layer). */
+export type RemoteKeys<T> = {
+  [K in keyof T]-?: K extends Hidden ? never : K extends string ? (T[K] extends Signal<infer _Args> ? never : K) : never;
+}[keyof T];
+
+type IfEquals<X, Y, A, B> = (<G>() => G extends X ? 1 : 2) extends <G>() => G extends Y ? 1 : 2 ? A : B;
+
+/** Attributes that can be written remotely: not methods, not readonly (a getter without setter is readonly). */
+export type WritableKeys<T> = {
+  [K in RemoteKeys<T>]-?: T[K] extends (...args: never[]) => unknown
+    ? never
+    : IfEquals<Pick<T, K>, { -readonly [Q in K]: T[Q] }, K, never>;
+}[RemoteKeys<T>];
+
+/** A remote method: same parameters, the result always a promise. */
+export type RemoteMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+
+/** A remote attribute: read with `await proxy.name`. */
+export type RemoteAttribute<V> = PromiseLike<Awaited<V>>;
+
+export type RemoteMember<V> = V extends (...args: never[]) => unknown ? RemoteMethod<V> : RemoteAttribute<V>;
+
+/** Controls local to the proxy; never sent to the remote object. */
+export interface ProxyControls<T> {
+  /** The URI this proxy talks to. */
+  readonly $uri: string;
+  /** Timeout of each call in ms; assign to change it for this proxy. */
+  $timeout: number;
+  /** Writes a remote attribute. */
+  $set<K extends WritableKeys<T>>(name: K, value: T[K]): Promise<void>;
+  /** Fetches the remote object's metadata again (methods, attributes, oneway methods, signals). */
+  $meta(): Promise<ObjectMetadata>;
+  /** Releases the connection (closed when the last proxy to the daemon is closed). */
+  $close(): Promise<void>;
+}
+
+export type Remote<T> = { readonly [K in RemoteKeys<T>]: RemoteMember<T[K]> } & ProxyControls<T>;

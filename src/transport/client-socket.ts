@@ -1,0 +1,74 @@
+import { Dealer } from "zeromq";
+import { ConnectionClosedError } from "../errors.js";
+import type { OutFrame } from "../protocol/frames.js";
+import type { ResolvedTransportOptions } from "./options.js";
+import { SendQueue } from "./send-queue.js";
+import { commonSocketOptions } from "./socket-options.js";
+
+export interface ClientSocketEvents {
+  /** A ZMTP handshake with the daemon completed: messages can flow. */
+  onConnect(): void;
+  /** The connection was lost (peer closed, died, or missed heartbeats); ZeroMQ reconnects by itself. */
+  onDisconnect(): void;
+  onMessage(frames: Buffer[]): void;
+}
+
+/**
+ * One DEALER connected to one daemon endpoint. ZeroMQ reconnects after a loss;
+ * `immediate` keeps messages off a connection that is not up, so nothing sent while
+ * disconnected is delivered later behind the caller's back.
+ */
+export class ClientSocket {
+  readonly #dealer: Dealer;
+  readonly #queue: SendQueue;
+  readonly #loop: Promise<void>;
+  #connected = false;
+  readonly endpoint: string;
+
+  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents) {
+    this.endpoint = endpoint;
+    this.#dealer = new Dealer({
+      ...commonSocketOptions(options, endpoint),
+      immediate: true,
+      reconnectInterval: 100,
+      reconnectMaxInterval: 2000,
+    });
+    this.#queue = new SendQueue(this.#dealer);
+    // The observer must exist before connect() to see the first handshake.
+    this.#dealer.events.on("handshake", () => {
+      this.#connected = true;
+      events.onConnect();
+    });
+    this.#dealer.events.on("disconnect", () => {
+      if (!this.#connected) return;
+      this.#connected = false;
+      events.onDisconnect();
+    });
+    const dealer = this.#dealer;
+    dealer.connect(endpoint);
+    this.#loop = (async () => {
+      try {
+        for await (const frames of dealer) events.onMessage(frames);
+      } catch (error) {
+        if (!dealer.closed) throw error;
+      }
+    })();
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Resolves once ZeroMQ has taken the message. */
+  send(frames: OutFrame[]): Promise<void> {
+    if (this.#dealer.closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
+    return this.#queue.send(frames);
+  }
+
+  async close(): Promise<void> {
+    this.#queue.clear(new ConnectionClosedError(`connection to ${this.endpoint} was closed`));
+    this.#connected = false;
+    this.#dealer.close();
+    await this.#loop;
+  }
+}

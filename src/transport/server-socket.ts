@@ -1,0 +1,65 @@
+import { Router } from "zeromq";
+import { DaemonError } from "../errors.js";
+import type { OutFrame } from "../protocol/frames.js";
+import type { ResolvedTransportOptions } from "./options.js";
+import { SendQueue } from "./send-queue.js";
+import { commonSocketOptions } from "./socket-options.js";
+
+const CLOSE_LINGER_MS = 1000;
+
+/** Receives one message: the peer's routing id and the frames after it. */
+export type ServerMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
+
+/**
+ * The daemon's ROUTER socket: bound at construction (so URIs with port 0 are known
+ * before start), one receive loop, one send queue.
+ */
+export class ServerSocket {
+  readonly #router: Router;
+  readonly #queue: SendQueue;
+  readonly endpoint: string;
+  #loop: Promise<void> | undefined;
+
+  constructor(endpoint: string, options: ResolvedTransportOptions) {
+    // Not `mandatory`: a reply to a peer that is gone is dropped, it never blocks the others.
+    this.#router = new Router(commonSocketOptions(options, endpoint));
+    try {
+      this.#router.bindSync(endpoint);
+    } catch (error) {
+      this.#router.close();
+      throw new DaemonError(`cannot bind ${endpoint}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    this.endpoint = this.#router.lastEndpoint ?? endpoint;
+    this.#queue = new SendQueue(this.#router);
+  }
+
+  /** Starts the receive loop; `handler` must not throw. */
+  start(handler: ServerMessageHandler): void {
+    if (this.#loop) return;
+    this.#loop = (async () => {
+      try {
+        for await (const [peer, ...frames] of this.#router) {
+          if (peer) handler(peer, frames);
+        }
+      } catch (error) {
+        if (!this.#router.closed) throw error;
+      }
+    })();
+  }
+
+  /** Queues a message to `peer`; resolves once ZeroMQ has taken it. */
+  send(peer: Uint8Array, frames: OutFrame[]): Promise<void> {
+    return this.#queue.send([peer, ...frames]);
+  }
+
+  /** Flushes queued replies, then closes the socket and ends the receive loop. */
+  async close(): Promise<void> {
+    await this.#queue.drained();
+    // close() alone releases the port asynchronously; unbind first so it can be bound again at once.
+    await this.#router.unbind(this.endpoint).catch(() => {});
+    // Give the last replies a bounded time to reach their peers instead of dropping them.
+    this.#router.linger = CLOSE_LINGER_MS;
+    this.#router.close();
+    await this.#loop;
+  }
+}

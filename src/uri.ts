@@ -1,0 +1,124 @@
+import { NamingError } from "./errors.js";
+
+/**
+ * Pyro URIs, parsed and formatted:
+ *
+ *   PYRO:<objectId>@<host>:<port>        an object on a TCP daemon (IPv6 host as [::1])
+ *   PYRO:<objectId>@./u:<path>           an object on an IPC (unix socket) daemon
+ *   PYRONAME:<name>[@<host>:<port>]      a name to resolve through a nameserver
+ *   PYROMETA:<tag>[,<tag>...][@<host>:<port>]  any registration carrying all tags
+ *
+ * `formatUri(parseUri(s)) === s` for every URI this module produces.
+ */
+
+export type UriProtocol = "PYRO" | "PYRONAME" | "PYROMETA";
+
+export interface TcpLocation {
+  readonly transport: "tcp";
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface IpcLocation {
+  readonly transport: "ipc";
+  readonly path: string;
+}
+
+export type Location = TcpLocation | IpcLocation;
+
+export interface PyroUri {
+  readonly protocol: UriProtocol;
+  /** Object id (PYRO), logical name (PYRONAME) or comma-separated tags (PYROMETA). */
+  readonly object: string;
+  /** Required for PYRO; optional (the nameserver's) for PYRONAME and PYROMETA. */
+  readonly location?: Location;
+}
+
+const PROTOCOLS: readonly UriProtocol[] = ["PYRO", "PYRONAME", "PYROMETA"];
+const IPC_MARKER = "./u:";
+// Ids and names: anything printable except separators that would make the URI ambiguous.
+const OBJECT_PATTERN = /^[^\s@/\\?#]+$/;
+
+function fail(text: string, problem: string): never {
+  throw new NamingError(`invalid URI ${JSON.stringify(text)}: ${problem}`);
+}
+
+/** Checks an object id or name as used in a URI; throws NamingError naming the problem. */
+export function validateObjectId(id: string): void {
+  if (typeof id !== "string" || id.length === 0) throw new NamingError("object id must be a non-empty string");
+  if (id.length > 1024) throw new NamingError("object id is longer than 1024 characters");
+  if (!OBJECT_PATTERN.test(id)) {
+    throw new NamingError(`object id ${JSON.stringify(id)} contains whitespace or one of @ / \\ ? #`);
+  }
+}
+
+function parsePort(text: string, portText: string): number {
+  if (!/^\d{1,5}$/.test(portText)) fail(text, `port ${JSON.stringify(portText)} is not a number`);
+  const port = Number(portText);
+  if (port < 1 || port > 65535) fail(text, `port ${port} is outside 1-65535`);
+  return port;
+}
+
+function parseLocation(text: string, where: string): Location {
+  if (where.startsWith(IPC_MARKER)) {
+    const path = where.slice(IPC_MARKER.length);
+    if (path.length === 0) fail(text, "IPC socket path is empty");
+    return { transport: "ipc", path };
+  }
+  if (where.startsWith("[")) {
+    const close = where.indexOf("]");
+    if (close < 0) fail(text, "IPv6 host is missing its closing ']'");
+    const host = where.slice(1, close);
+    if (!host.includes(":")) fail(text, `${JSON.stringify(host)} in brackets is not an IPv6 address`);
+    if (where[close + 1] !== ":") fail(text, "port is missing after the IPv6 host");
+    return { transport: "tcp", host, port: parsePort(text, where.slice(close + 2)) };
+  }
+  const colon = where.lastIndexOf(":");
+  if (colon < 0) fail(text, "port is missing (expected host:port)");
+  const host = where.slice(0, colon);
+  if (host.length === 0) fail(text, "host is empty");
+  if (host.includes(":")) fail(text, "IPv6 hosts must be written in brackets, as [::1]:port");
+  if (!/^[A-Za-z0-9._-]+$/.test(host)) fail(text, `host ${JSON.stringify(host)} has invalid characters`);
+  return { transport: "tcp", host, port: parsePort(text, where.slice(colon + 1)) };
+}
+
+/** Parses a PYRO, PYRONAME or PYROMETA URI; throws NamingError naming what is wrong. */
+export function parseUri(text: string): PyroUri {
+  if (typeof text !== "string") throw new NamingError("URI must be a string");
+  const colon = text.indexOf(":");
+  if (colon < 0) fail(text, "missing protocol (expected PYRO:, PYRONAME: or PYROMETA:)");
+  const protocol = text.slice(0, colon).toUpperCase() as UriProtocol;
+  if (!PROTOCOLS.includes(protocol)) fail(text, `unknown protocol ${JSON.stringify(text.slice(0, colon))}`);
+  const rest = text.slice(colon + 1);
+  const at = rest.indexOf("@");
+  const object = at < 0 ? rest : rest.slice(0, at);
+  if (object.length === 0) fail(text, protocol === "PYROMETA" ? "no tags" : "object id is empty");
+  if (!OBJECT_PATTERN.test(object)) fail(text, `object ${JSON.stringify(object)} contains whitespace or one of @ / \\ ? #`);
+  if (at < 0) {
+    if (protocol === "PYRO") fail(text, "location is missing (expected PYRO:id@host:port or PYRO:id@./u:path)");
+    return { protocol, object };
+  }
+  return { protocol, object, location: parseLocation(text, rest.slice(at + 1)) };
+}
+
+/** Formats a location as it appears after the `@` of a URI. */
+export function formatLocation(location: Location): string {
+  if (location.transport === "ipc") return IPC_MARKER + location.path;
+  return location.host.includes(":") ? `[${location.host}]:${location.port}` : `${location.host}:${location.port}`;
+}
+
+export function formatUri(uri: PyroUri): string {
+  const base = `${uri.protocol}:${uri.object}`;
+  return uri.location ? `${base}@${formatLocation(uri.location)}` : base;
+}
+
+/** The ZeroMQ endpoint for a location: tcp://host:port or ipc:///path. */
+export function endpointOf(location: Location): string {
+  if (location.transport === "ipc") return `ipc://${location.path}`;
+  return `tcp://${location.host.includes(":") ? `[${location.host}]` : location.host}:${location.port}`;
+}
+
+/** Accepts a URI string or a parsed one. */
+export function toUri(uri: string | PyroUri): PyroUri {
+  return typeof uri === "string" ? parseUri(uri) : uri;
+}
