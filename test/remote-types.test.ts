@@ -1,0 +1,62 @@
+/**
+ * Remote<T> is checked at compile time: `npm test` runs tsc over this file first, so a
+ * wrong mapping fails the build. The runtime part only makes vitest count the file.
+ */
+import { describe, expectTypeOf, it } from "vitest";
+import type { ObjectMetadata, Remote, WritableKeys } from "../src/index.js";
+import type { Laser } from "./fixtures/laser.js";
+
+// Only the types matter: no value is ever called.
+const laser = {} as Remote<Laser>;
+
+describe("Remote<T>", () => {
+  it("maps methods to functions returning promises of their awaited result", () => {
+    expectTypeOf(laser.setPower).toEqualTypeOf<(mw: number) => Promise<number>>();
+    expectTypeOf(laser.sleep).parameters.toEqualTypeOf<[ms: number]>();
+    expectTypeOf(laser.blink).returns.toEqualTypeOf<Promise<void>>();
+  });
+
+  it("maps attributes to awaitables", () => {
+    expectTypeOf(laser.power).toEqualTypeOf<PromiseLike<number>>();
+    expectTypeOf<Awaited<typeof laser.wavelength>>().toEqualTypeOf<number>();
+  });
+
+  it("accepts only writable attributes, with their type, in $set", () => {
+    expectTypeOf<WritableKeys<Laser>>().toEqualTypeOf<"power" | "blinks">();
+    expectTypeOf(laser.$set<"power">).parameters.toEqualTypeOf<["power", number]>();
+    // @ts-expect-error a getter without setter is read-only
+    expectTypeOf(() => laser.$set("wavelength", 1)).toBeFunction();
+    // @ts-expect-error wrong value type
+    expectTypeOf(() => laser.$set("power", "high")).toBeFunction();
+    // @ts-expect-error methods are not attributes
+    expectTypeOf(() => laser.$set("setPower", 1)).toBeFunction();
+  });
+
+  it("hides members that are never remote", () => {
+    // @ts-expect-error _internal is never exposed
+    expectTypeOf(() => laser._internal).toBeFunction();
+    // @ts-expect-error a remote proxy has no then: awaiting it sends nothing
+    expectTypeOf(() => laser.then).toBeFunction();
+    expectTypeOf<keyof Remote<Laser>>().not.toEqualTypeOf<string>();
+  });
+
+  it("has the $ controls", () => {
+    expectTypeOf(laser.$uri).toEqualTypeOf<string>();
+    expectTypeOf(laser.$timeout).toEqualTypeOf<number>();
+    expectTypeOf(laser.$meta).returns.toEqualTypeOf<Promise<ObjectMetadata>>();
+    expectTypeOf(laser.$close).returns.toEqualTypeOf<Promise<void>>();
+  });
+
+  it("keeps generic and overload-free signatures usable", () => {
+    interface Api {
+      add(a: number, b: number): number;
+      find(q: { name: string }): Promise<string[] | undefined>;
+      readonly ready: Promise<boolean>;
+    }
+    const api = {} as Remote<Api>;
+    expectTypeOf(api.add).toEqualTypeOf<(a: number, b: number) => Promise<number>>();
+    expectTypeOf(api.find).returns.toEqualTypeOf<Promise<string[] | undefined>>();
+    expectTypeOf(api.ready).toEqualTypeOf<PromiseLike<boolean>>();
+    expectTypeOf<Awaited<Promise<Remote<Api>>>>().toEqualTypeOf<Remote<Api>>();
+  });
+});
