@@ -16,6 +16,8 @@ export type { CallContext } from "./daemon/call-context.js";
 export { connect, DEFAULT_TIMEOUT } from "./proxy/connect.js";
 export type { ConnectOptions } from "./proxy/connect.js";
 export type { Remote, RemoteMethod, RemoteAttribute, ProxyControls, WritableKeys } from "./proxy/remote.js";
+export type { RemoteSignal } from "./proxy/remote-signal.js";
+export type { SignalGap } from "./proxy/subscriptions.js";
 export type { TransportOptions } from "./transport/options.js";
 export { DEFAULT_MAX_MESSAGE_SIZE } from "./transport/options.js";
 export { PROTOCOL_VERSION } from "./protocol/message.js";

@@ -3,7 +3,7 @@
  * wrong mapping fails the build. The runtime part only makes vitest count the file.
  */
 import { describe, expectTypeOf, it } from "vitest";
-import type { ObjectMetadata, Remote, WritableKeys } from "../src/index.js";
+import type { ObjectMetadata, Remote, RemoteSignal, Slot, WritableKeys } from "../src/index.js";
 import type { Laser } from "./fixtures/laser.js";
 
 // Only the types matter: no value is ever called.
@@ -30,6 +30,16 @@ describe("Remote<T>", () => {
     expectTypeOf(() => laser.$set("power", "high")).toBeFunction();
     // @ts-expect-error methods are not attributes
     expectTypeOf(() => laser.$set("setPower", 1)).toBeFunction();
+  });
+
+  it("maps Signal members to remote signals", () => {
+    expectTypeOf(laser.powerChanged).toEqualTypeOf<RemoteSignal<[mw: number]>>();
+    type PowerChanged = Remote<Laser>["powerChanged"];
+    expectTypeOf<PowerChanged["connect"]>().parameter(0).toEqualTypeOf<Slot<[mw: number]>>();
+    expectTypeOf<PowerChanged["connect"]>().returns.toEqualTypeOf<Promise<() => Promise<void>>>();
+    expectTypeOf<PowerChanged["once"]>().returns.toEqualTypeOf<Promise<[mw: number]>>();
+    // @ts-expect-error a slot with the wrong argument type
+    expectTypeOf(() => laser.powerChanged.connect((mw: string) => mw)).toBeFunction();
   });
 
   it("hides members that are never remote", () => {

@@ -1,17 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
-import { DaemonError, MessageTooLargeError } from "../errors.js";
+import { DaemonError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
+import { isSignal, type Signal } from "../signal.js";
 import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelationId, peekOneway, type OutFrame } from "../protocol/frames.js";
-import type { Payload, RequestMessage } from "../protocol/message.js";
+import type { CallMessage, GetMessage, Payload, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { ServerSocket } from "../transport/server-socket.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
 import { runInCallContext } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
+import type { ExposedShape } from "./introspect.js";
 import { PeerTracker } from "./peers.js";
+import { SignalHub } from "./signal-hub.js";
 import { Registry } from "./registry.js";
+
+type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
 
 export interface DaemonOptions extends TransportOptions {
   /** Host or IP to bind (TCP). Default 127.0.0.1. */
@@ -22,6 +27,10 @@ export interface DaemonOptions extends TransportOptions {
   readonly ipc?: string;
   /** How long close() waits for calls in progress, in ms. Default 10000. */
   readonly closeTimeout?: number;
+  /** Unacknowledged signal events per connection before further events queue. Default 1000. */
+  readonly eventWindow?: number;
+  /** Events queued per connection before the oldest are dropped (and counted). Default 10000. */
+  readonly maxQueuedEvents?: number;
   /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
   readonly onError?: (error: unknown, context: string) => void;
 }
@@ -37,6 +46,12 @@ function locationOf(endpoint: string): Location {
   return { transport: "tcp", host: match[1] ?? match[2]!, port: Number(match[3]) };
 }
 
+function signalOf(objectId: string, instance: object, shape: ExposedShape, name: string): Signal<unknown[]> {
+  const signal: unknown = shape.signals.has(name) ? (instance as Record<string, unknown>)[name] : undefined;
+  if (!isSignal(signal)) throw new UnknownMemberError(`${JSON.stringify(objectId)} has no exposed signal ${JSON.stringify(name)}`);
+  return signal;
+}
+
 /**
  * Serves registered objects on one ROUTER socket. Bound when constructed, so URIs
  * (with the real port when port 0 was asked) are known before `start()`.
@@ -47,6 +62,7 @@ export class Daemon {
   readonly #socket: ServerSocket;
   readonly #registry = new Registry();
   readonly #peers: PeerTracker;
+  readonly #signals: SignalHub;
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
   #inFlight = 0;
@@ -62,7 +78,16 @@ export class Daemon {
       : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 }).replace(/:0$/, ":*");
     this.#socket = new ServerSocket(endpoint, this.#options);
     this.location = locationOf(this.#socket.endpoint);
-    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => this.#registry.endSession(peerId));
+    this.#signals = new SignalHub({
+      window: options.eventWindow ?? 1000,
+      capacity: options.maxQueuedEvents ?? 10_000,
+      send: (peer, frames) => this.#reply(peer, frames),
+      onError: this.#onError,
+    });
+    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => {
+      this.#signals.dropPeer(peerId);
+      this.#registry.endSession(peerId);
+    });
     this.#registry.add(new DaemonObject(this.#registry, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
@@ -77,7 +102,9 @@ export class Daemon {
   /** Removes an object (by id or the registered object itself); returns whether it was registered. */
   unregister(idOrTarget: string | object): boolean {
     if (idOrTarget === DAEMON_OBJECT_ID) throw new DaemonError("the daemon object cannot be unregistered");
-    return this.#registry.remove(idOrTarget) !== undefined;
+    const removed = this.#registry.remove(idOrTarget);
+    if (removed !== undefined) this.#signals.dropObject(removed);
+    return removed !== undefined;
   }
 
   /** The URI of a registered object (by id or the object itself). */
@@ -112,6 +139,7 @@ export class Daemon {
       ]);
       clearTimeout(timer);
     }
+    this.#signals.clear();
     await this.#socket.close();
     this.#peers.stop();
     this.#registry.clear();
@@ -155,15 +183,25 @@ export class Daemon {
       if (!oneway) this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
       return;
     }
-    if (message.kind === "heartbeat") return;
-    if (message.kind === "result" || message.kind === "error") {
-      this.#replyError(peer, message.id, new DaemonError(`a daemon does not accept ${message.kind} messages`));
-      return;
+    switch (message.kind) {
+      case "heartbeat":
+        return;
+      case "ack":
+        this.#signals.ack(peerId, message.id);
+        return;
+      case "call":
+      case "get":
+      case "set":
+      case "subscribe":
+      case "unsubscribe":
+        void this.#serve(peer, peerId, message);
+        return;
+      default:
+        this.#replyError(peer, message.id, new DaemonError(`a daemon does not accept ${message.kind} messages`));
     }
-    void this.#serve(peer, peerId, message);
   }
 
-  async #serve(peer: Buffer, peerId: string, message: Exclude<RequestMessage, { kind: "heartbeat" }>): Promise<void> {
+  async #serve(peer: Buffer, peerId: string, message: ObjectRequest): Promise<void> {
     const oneway = message.kind === "call" && message.oneway;
     if (this.#state !== "running") {
       if (!oneway) this.#replyError(peer, message.id, new DaemonError("daemon is shutting down"));
@@ -171,7 +209,7 @@ export class Daemon {
     }
     this.#inFlight++;
     try {
-      const result = await runInCallContext({ peerId, objectId: message.object }, () => this.#run(peerId, message));
+      const result = await runInCallContext({ peerId, objectId: message.object }, () => this.#run(peer, peerId, message));
       if (!oneway) this.#sendResult(peer, message.id, result);
     } catch (error) {
       if (oneway) this.#onError(error, `oneway call ${message.object}.${message.member} failed`);
@@ -181,10 +219,15 @@ export class Daemon {
     }
   }
 
-  #run(peerId: string, message: Exclude<RequestMessage, { kind: "heartbeat" }>): Promise<unknown> {
+  #run(peer: Buffer, peerId: string, message: ObjectRequest): Promise<unknown> {
     const { instance, shape } = this.#registry.resolve(message.object, peerId);
     let request: Request;
     switch (message.kind) {
+      case "subscribe":
+        this.#signals.subscribe(peer, peerId, message.object, message.signal, signalOf(message.object, instance, shape, message.signal));
+        return Promise.resolve(null);
+      case "unsubscribe":
+        return Promise.resolve(this.#signals.unsubscribe(peerId, message.object, message.signal));
       case "call":
         request = { kind: "call", member: message.member, args: decodeValue(message.args) };
         break;

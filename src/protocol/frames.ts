@@ -34,9 +34,17 @@ function header(kind: MessageKind, id: number, flags: number, attachments: numbe
   return h;
 }
 
+// One emission is sent to every subscriber: its value is stringified once.
+const jsonCache = new WeakMap<SerializedValue, string>();
+
 function valueJson(value: SerializedValue): string {
-  // Omit meta when superjson had nothing to annotate: the common case stays plain JSON.
-  return value.meta === undefined ? JSON.stringify(value.json ?? null) : `${JSON.stringify(value.json ?? null)},${JSON.stringify(value.meta)}`;
+  let text = jsonCache.get(value);
+  if (text === undefined) {
+    // Omit meta when superjson had nothing to annotate: the common case stays plain JSON.
+    text = value.meta === undefined ? JSON.stringify(value.json ?? null) : `${JSON.stringify(value.json ?? null)},${JSON.stringify(value.meta)}`;
+    jsonCache.set(value, text);
+  }
+  return text;
 }
 
 function withPayload(kind: MessageKind, id: number, flags: number, prefix: string, payload: Payload): OutFrame[] {
@@ -58,6 +66,13 @@ export function encodeMessage(message: Message): OutFrame[] {
       return withPayload(message.kind, message.id, 0, "", message.value);
     case "heartbeat":
       return [header("heartbeat", 0, 0, 0), "[]"];
+    case "ack":
+      return [header("ack", message.id, 0, 0), "[]"];
+    case "subscribe":
+    case "unsubscribe":
+      return [header(message.kind, message.id, 0, 0), JSON.stringify([message.object, message.signal])];
+    case "event":
+      return withPayload("event", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.signal)},${message.dropped},`, message.args);
   }
 }
 
@@ -143,7 +158,18 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
     case "error":
       return { kind, id, value: payload(body, 0, attachments) };
     case "heartbeat":
-      if (body.length !== 0 || attachments.length !== 0) bad("heartbeat carries no data");
-      return { kind, id: 0 };
+    case "ack":
+      if (body.length !== 0 || attachments.length !== 0) bad(`${kind} carries no data`);
+      return kind === "ack" ? { kind, id } : { kind, id: 0 };
+    case "subscribe":
+    case "unsubscribe":
+      if (body.length !== 2) bad(`${kind} body has ${body.length} items, expected 2`);
+      if (attachments.length !== 0) bad(`${kind} carries no attachments`);
+      return { kind, id, object: string(body, 0, "object id"), signal: string(body, 1, "signal") };
+    case "event": {
+      const dropped = body[2];
+      if (typeof dropped !== "number" || !Number.isInteger(dropped) || dropped < 0) bad("dropped count (body[2]) must be a non-negative integer");
+      return { kind, id, object: string(body, 0, "object id"), signal: string(body, 1, "signal"), dropped, args: payload(body, 3, attachments) };
+    }
   }
 }

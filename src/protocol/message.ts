@@ -65,9 +65,45 @@ export interface HeartbeatMessage {
   readonly id: 0;
 }
 
-export type RequestMessage = CallMessage | GetMessage | SetMessage | HeartbeatMessage;
+/** Client → daemon: deliver `signal` of `object` to this connection from now on; answered with a result. */
+export interface SubscribeMessage {
+  readonly kind: "subscribe";
+  readonly id: number;
+  readonly object: string;
+  readonly signal: string;
+}
+
+/** Client → daemon: stop delivering `signal` of `object`; answered with a result. */
+export interface UnsubscribeMessage {
+  readonly kind: "unsubscribe";
+  readonly id: number;
+  readonly object: string;
+  readonly signal: string;
+}
+
+/**
+ * Daemon → client: one emission of a subscribed signal. `id` is the connection's event
+ * sequence number (1, 2, …); `dropped` counts this subscription's events discarded
+ * since the previous one delivered (the subscriber was too slow).
+ */
+export interface EventMessage {
+  readonly kind: "event";
+  readonly id: number;
+  readonly object: string;
+  readonly signal: string;
+  readonly dropped: number;
+  readonly args: Payload;
+}
+
+/** Client → daemon: events up to sequence number `id` were received (flow control). */
+export interface AckMessage {
+  readonly kind: "ack";
+  readonly id: number;
+}
+
+export type RequestMessage = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage | HeartbeatMessage | AckMessage;
 export type ReplyMessage = ResultMessage | ErrorMessage;
-export type Message = RequestMessage | ReplyMessage;
+export type Message = RequestMessage | ReplyMessage | EventMessage;
 export type MessageKind = Message["kind"];
 
 /** Wire codes of the kinds; never reuse a retired code. */
@@ -78,4 +114,8 @@ export const KIND_CODES: Readonly<Record<MessageKind, number>> = {
   result: 4,
   error: 5,
   heartbeat: 6,
+  subscribe: 7,
+  unsubscribe: 8,
+  event: 9,
+  ack: 10,
 };

@@ -5,8 +5,9 @@ import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelatio
 import type { RequestMessage } from "../protocol/message.js";
 import { ClientSocket } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
+import { Subscriptions } from "./subscriptions.js";
 
-type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" }>;
+type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" | "ack" }>;
 type Request = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, "id"> : never) : never;
 
 interface Pending {
@@ -33,6 +34,9 @@ export class Channel {
   readonly #socket: ClientSocket;
   readonly #pending = new Map<number, Pending>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Remote signal subscriptions riding on this connection. */
+  readonly subscriptions: Subscriptions;
+  #everConnected = false;
   #nextId = 1;
   #lastSent = 0;
   #closed = false;
@@ -40,9 +44,23 @@ export class Channel {
   constructor(endpoint: string, options: ResolvedTransportOptions) {
     this.endpoint = endpoint;
     this.#options = options;
+    this.subscriptions = new Subscriptions({
+      subscribe: (object, signal, timeoutMs) => this.request({ kind: "subscribe", object, signal }, timeoutMs),
+      unsubscribe: (object, signal, timeoutMs) => this.request({ kind: "unsubscribe", object, signal }, timeoutMs),
+      ack: (seq) => {
+        if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "ack", id: seq })).catch(() => {});
+      },
+    });
     this.#socket = new ClientSocket(endpoint, options, {
-      onConnect: () => this.#flushWaiting(),
-      onDisconnect: () => this.#connectionLost(),
+      onConnect: () => {
+        this.#flushWaiting();
+        if (this.#everConnected) this.subscriptions.onReconnect();
+        this.#everConnected = true;
+      },
+      onDisconnect: () => {
+        this.#connectionLost();
+        this.subscriptions.onDisconnect();
+      },
       onMessage: (frames) => this.#receive(frames),
     });
     // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
@@ -159,6 +177,10 @@ export class Channel {
       if (id !== undefined) this.#fail(id, error instanceof Error ? error : new ProtocolError(String(error)));
       return;
     }
+    if (message.kind === "event") {
+      this.subscriptions.onEvent(message);
+      return;
+    }
     if (message.kind !== "result" && message.kind !== "error") return;
     // A reply to a request that already timed out has no pending entry: dropped.
     if (!this.#pending.has(message.id)) return;
@@ -189,5 +211,5 @@ export class Channel {
 }
 
 function describe(message: Outgoing): string {
-  return `${message.kind} ${message.object}.${message.member}`;
+  return `${message.kind} ${message.object}.${"member" in message ? message.member : message.signal}`;
 }

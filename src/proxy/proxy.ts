@@ -2,6 +2,7 @@ import { inspect } from "node:util";
 import { ConnectionClosedError, UnknownMemberError } from "../errors.js";
 import { DAEMON_OBJECT_ID, type ObjectMetadata } from "../protocol/metadata.js";
 import type { Channel } from "./channel.js";
+import { ProxySignal } from "./remote-signal.js";
 import type { Remote } from "./remote.js";
 
 export interface ProxyState {
@@ -31,6 +32,7 @@ export function validTimeout(value: unknown): number {
 export function createProxy<T>(state: ProxyState): Remote<T> {
   let closed = false;
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  const signals = new Map<string, ProxySignal>();
   const oneway = () => new Set(state.metadata.oneway);
   let onewaySet = oneway();
 
@@ -74,6 +76,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     },
     $close: async (): Promise<void> => {
       if (closed) return;
+      for (const signal of signals.values()) await signal.disconnectAll();
       closed = true;
       await state.release();
     },
@@ -96,8 +99,17 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
       if (Object.hasOwn(controls, prop)) return controls[prop];
       if (state.metadata.methods.includes(prop)) return method(prop);
       if (state.metadata.attributes.includes(prop)) return attribute(prop);
+      if (state.metadata.signals.includes(prop)) {
+        guard();
+        let signal = signals.get(prop);
+        if (!signal) {
+          signal = new ProxySignal(state.channel, state.objectId, prop, () => state.timeout);
+          signals.set(prop, signal);
+        }
+        return signal;
+      }
       throw new UnknownMemberError(
-        `${state.uri} has no exposed member ${JSON.stringify(prop)} (methods: ${state.metadata.methods.join(", ") || "none"}; attributes: ${state.metadata.attributes.join(", ") || "none"})`,
+        `${state.uri} has no exposed member ${JSON.stringify(prop)} (methods: ${state.metadata.methods.join(", ") || "none"}; attributes: ${state.metadata.attributes.join(", ") || "none"}; signals: ${state.metadata.signals.join(", ") || "none"})`,
       );
     },
     set(_target, prop, value) {
@@ -108,7 +120,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
       throw new TypeError(`cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`);
     },
     has(_target, prop) {
-      return typeof prop === "string" && (Object.hasOwn(controls, prop) || prop === "$uri" || prop === "$timeout" || state.metadata.methods.includes(prop) || state.metadata.attributes.includes(prop));
+      return typeof prop === "string" && (Object.hasOwn(controls, prop) || prop === "$uri" || prop === "$timeout" || state.metadata.methods.includes(prop) || state.metadata.attributes.includes(prop) || state.metadata.signals.includes(prop));
     },
   };
   return new Proxy({}, handler) as Remote<T>;

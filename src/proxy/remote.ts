@@ -5,19 +5,20 @@
  */
 import type { ObjectMetadata } from "../protocol/metadata.js";
 import type { Signal } from "../signal.js";
+import type { RemoteSignal } from "./remote-signal.js";
 
 type Hidden = `_${string}` | `$${string}` | "then" | "constructor";
 
-/** Keys of T that can exist on a remote proxy (Signals are left to the signal layer). */
+/** Keys of T that can exist on a remote proxy. */
 export type RemoteKeys<T> = {
-  [K in keyof T]-?: K extends Hidden ? never : K extends string ? (T[K] extends Signal<infer _Args> ? never : K) : never;
+  [K in keyof T]-?: K extends Hidden ? never : K extends string ? K : never;
 }[keyof T];
 
 type IfEquals<X, Y, A, B> = (<G>() => G extends X ? 1 : 2) extends <G>() => G extends Y ? 1 : 2 ? A : B;
 
 /** Attributes that can be written remotely: not methods, not readonly (a getter without setter is readonly). */
 export type WritableKeys<T> = {
-  [K in RemoteKeys<T>]-?: T[K] extends (...args: never[]) => unknown
+  [K in RemoteKeys<T>]-?: T[K] extends ((...args: never[]) => unknown) | Signal<infer _A>
     ? never
     : IfEquals<Pick<T, K>, { -readonly [Q in K]: T[Q] }, K, never>;
 }[RemoteKeys<T>];
@@ -28,7 +29,11 @@ export type RemoteMethod<F> = F extends (...args: infer A) => infer R ? (...args
 /** A remote attribute: read with `await proxy.name`. */
 export type RemoteAttribute<V> = PromiseLike<Awaited<V>>;
 
-export type RemoteMember<V> = V extends (...args: never[]) => unknown ? RemoteMethod<V> : RemoteAttribute<V>;
+export type RemoteMember<V> = V extends Signal<infer A>
+  ? RemoteSignal<A>
+  : V extends (...args: never[]) => unknown
+    ? RemoteMethod<V>
+    : RemoteAttribute<V>;
 
 /** Controls local to the proxy; never sent to the remote object. */
 export interface ProxyControls<T> {
