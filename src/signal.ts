@@ -21,10 +21,14 @@ export class Signal<Args extends unknown[] = []> {
     this.#onSlotError = options.onSlotError ?? defaultSlotErrorHandler;
   }
 
-  /** Connects a slot; returns a function that disconnects it. */
+  /** Connects a slot; returns a function that disconnects this connection (once). */
   connect(slot: Slot<Args>): () => void {
     this.#slots = [...this.#slots, slot];
-    return () => this.disconnect(slot);
+    let connected = true;
+    return () => {
+      if (connected) this.disconnect(slot);
+      connected = false;
+    };
   }
 
   /** Disconnects one connection of `slot`; returns whether it was connected. */

@@ -86,7 +86,8 @@ function parseLocation(text: string, where: string): Location {
 export function parseUri(text: string): PyroUri {
   if (typeof text !== "string") throw new NamingError("URI must be a string");
   const colon = text.indexOf(":");
-  if (colon < 0) fail(text, "missing protocol (expected PYRO:, PYRONAME: or PYROMETA:)");
+  const at0 = text.indexOf("@");
+  if (colon < 0 || (at0 >= 0 && at0 < colon)) fail(text, "missing protocol (expected PYRO:, PYRONAME: or PYROMETA:)");
   const protocol = text.slice(0, colon).toUpperCase() as UriProtocol;
   if (!PROTOCOLS.includes(protocol)) fail(text, `unknown protocol ${JSON.stringify(text.slice(0, colon))}`);
   const rest = text.slice(colon + 1);
@@ -94,6 +95,7 @@ export function parseUri(text: string): PyroUri {
   const object = at < 0 ? rest : rest.slice(0, at);
   if (object.length === 0) fail(text, protocol === "PYROMETA" ? "no tags" : "object id is empty");
   if (!OBJECT_PATTERN.test(object)) fail(text, `object ${JSON.stringify(object)} contains whitespace or one of @ / \\ ? #`);
+  if (protocol === "PYROMETA" && object.split(",").some((tag) => tag.length === 0)) fail(text, "empty tag in the tag list");
   if (at < 0) {
     if (protocol === "PYRO") fail(text, "location is missing (expected PYRO:id@host:port or PYRO:id@./u:path)");
     return { protocol, object };

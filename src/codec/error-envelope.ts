@@ -8,7 +8,10 @@ import * as errors from "../errors.js";
 import { PyroError, RemoteError } from "../errors.js";
 
 export interface ErrorEnvelope {
+  /** The error's `name`, as shown to the user. */
   readonly name: string;
+  /** The name its class is registered under, when registered (`registerError`). */
+  readonly type?: string;
   readonly message: string;
   readonly stack?: string;
   readonly cause?: ErrorEnvelope;
@@ -19,12 +22,29 @@ export interface ErrorEnvelope {
 type ErrorClass = new (...args: never[]) => Error;
 
 const registry = new Map<string, ErrorClass>();
+const registeredNames = new Map<Function, string>();
+
+function register(ctor: ErrorClass, name: string): void {
+  registry.set(name, ctor);
+  registeredNames.set(ctor, name);
+}
+
 for (const value of Object.values(errors)) {
-  if (typeof value === "function" && value.prototype instanceof PyroError && value !== RemoteError) {
-    registry.set(value.name, value as ErrorClass);
+  if (typeof value === "function" && (value === PyroError || value.prototype instanceof PyroError) && value !== RemoteError) {
+    register(value as ErrorClass, value.name);
   }
 }
-registry.set(PyroError.name, PyroError);
+
+/** The registered name of the error's class or of its nearest registered base class. */
+function registeredType(error: Error): string | undefined {
+  // A RemoteError relayed from further away stays a RemoteError with its original name.
+  if (error instanceof RemoteError) return undefined;
+  for (let p: object | null = Object.getPrototypeOf(error); p && p !== Error.prototype; p = Object.getPrototypeOf(p)) {
+    const name = registeredNames.get((p as { constructor: Function }).constructor);
+    if (name !== undefined) return name;
+  }
+  return undefined;
+}
 
 /**
  * Registers an error class so that, thrown remotely, it is rebuilt as an instance of
@@ -32,7 +52,8 @@ registry.set(PyroError.name, PyroError);
  * Register it on both sides under the same name (the class name by default).
  */
 export function registerError(ctor: ErrorClass, name: string = ctor.name): void {
-  registry.set(name, ctor);
+  if (!name) throw new TypeError("registerError needs a name for an anonymous class");
+  register(ctor, name);
 }
 
 const MAX_CAUSE_DEPTH = 8;
@@ -56,8 +77,10 @@ export function toEnvelope(thrown: unknown, depth = 0): ErrorEnvelope {
   }
   const cause = thrown.cause !== undefined && depth < MAX_CAUSE_DEPTH ? toEnvelope(thrown.cause, depth + 1) : undefined;
   const props = ownProps(thrown);
+  const type = registeredType(thrown);
   return {
     name: typeof thrown.name === "string" ? thrown.name : "Error",
+    ...(type !== undefined && { type }),
     message: String(thrown.message),
     ...(thrown.stack !== undefined && { stack: String(thrown.stack) }),
     ...(cause && { cause }),
@@ -82,14 +105,14 @@ function safeString(value: unknown): string {
 function isEnvelope(value: unknown): value is ErrorEnvelope {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
-  return typeof v.name === "string" && typeof v.message === "string" && (v.stack === undefined || typeof v.stack === "string");
+  return typeof v.name === "string" && typeof v.message === "string" && (v.stack === undefined || typeof v.stack === "string") && (v.type === undefined || typeof v.type === "string");
 }
 
 /** Rebuilds the error an envelope describes. A malformed envelope becomes a ProtocolError. */
 export function fromEnvelope(value: unknown, depth = 0): Error {
   if (!isEnvelope(value)) return new errors.ProtocolError("error reply is not a valid error envelope");
   const cause = value.cause !== undefined && depth < MAX_CAUSE_DEPTH ? fromEnvelope(value.cause, depth + 1) : undefined;
-  const Registered = registry.get(value.name);
+  const Registered = value.type === undefined ? undefined : registry.get(value.type);
   if (!Registered) return new RemoteError(value.name, value.message, value.stack, cause === undefined ? undefined : { cause });
   // Built without running the constructor: its parameters are unknown to us.
   const error = Object.create(Registered.prototype) as Error & { remoteStack?: string };

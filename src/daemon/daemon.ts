@@ -4,7 +4,7 @@ import { decodeValue, encodeValue } from "../codec/values.js";
 import { DaemonError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, type Signal } from "../signal.js";
 import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelationId, peekOneway, type OutFrame } from "../protocol/frames.js";
-import type { CallMessage, GetMessage, Payload, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
+import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { ServerSocket } from "../transport/server-socket.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
@@ -12,9 +12,21 @@ import { runInCallContext } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
 import type { ExposedShape } from "./introspect.js";
+import { NameKeeper } from "../naming/name-keeper.js";
+import type { LocateOptions } from "../naming/locate.js";
 import { PeerTracker } from "./peers.js";
 import { SignalHub } from "./signal-hub.js";
 import { Registry } from "./registry.js";
+
+/** How an object is registered: its id in the daemon, and optionally a name in the nameserver. */
+export interface RegisterOptions {
+  /** Object id in this daemon; generated when omitted. */
+  readonly id?: string;
+  /** Logical name to register in the nameserver (`lab.laser`). */
+  readonly name?: string;
+  /** Metadata tags for the nameserver registration. */
+  readonly metadata?: readonly string[];
+}
 
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
 
@@ -31,6 +43,8 @@ export interface DaemonOptions extends TransportOptions {
   readonly eventWindow?: number;
   /** Events queued per connection before the oldest are dropped (and counted). Default 10000. */
   readonly maxQueuedEvents?: number;
+  /** Where the nameserver is, for objects registered with a `name` (see LocateOptions). Default: located. */
+  readonly ns?: string | LocateOptions;
   /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
   readonly onError?: (error: unknown, context: string) => void;
 }
@@ -68,10 +82,15 @@ export class Daemon {
   #inFlight = 0;
   #whenIdle: (() => void) | undefined;
   #state: "created" | "running" | "closing" | "closed" = "created";
+  readonly #nsOption: string | LocateOptions | undefined;
+  #names: NameKeeper | undefined;
+  /** Nameserver names of each registered object id. */
+  readonly #namesOf = new Map<string, string[]>();
 
   constructor(options: DaemonOptions = {}) {
     this.#options = resolveTransportOptions(options);
     this.#closeTimeout = options.closeTimeout ?? 10_000;
+    this.#nsOption = options.ns;
     this.#onError = options.onError ?? defaultOnError;
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })
@@ -91,20 +110,44 @@ export class Daemon {
     this.#registry.add(new DaemonObject(this.#registry, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
-  /** Registers an instance, or a class to be instantiated per its `@behavior`; returns its URI. */
-  register(target: object, id?: string): string {
+  /**
+   * Registers an instance, or a class to be instantiated per its `@behavior`; returns its URI.
+   * With a `name`, the object is also registered in the nameserver (when the daemon starts,
+   * or at once if it runs) and removed from it when unregistered or when the daemon closes.
+   */
+  register(target: object, idOrOptions?: string | RegisterOptions): string {
     if (this.#state === "closing" || this.#state === "closed") throw new DaemonError("daemon is closed");
-    const objectId = id ?? `obj_${randomBytes(12).toString("hex")}`;
+    const options: RegisterOptions = typeof idOrOptions === "string" ? { id: idOrOptions } : (idOrOptions ?? {});
+    const keeper = options.name === undefined ? undefined : this.#nameKeeper();
+    const metadata = keeper?.validate(options.name!, options.metadata);
+    if (options.name !== undefined && keeper!.has(options.name)) throw new DaemonError(`this daemon already registered the name ${JSON.stringify(options.name)}`);
+    const objectId = options.id ?? `obj_${randomBytes(12).toString("hex")}`;
     this.#registry.add(target, objectId);
-    return this.uriFor(objectId);
+    const uri = this.uriFor(objectId);
+    if (keeper) {
+      this.#namesOf.set(objectId, [...(this.#namesOf.get(objectId) ?? []), options.name!]);
+      keeper.add(options.name!, uri, metadata!).catch((error: unknown) => this.#onError(error, `registering ${options.name} in the nameserver failed`));
+    }
+    return uri;
   }
 
-  /** Removes an object (by id or the registered object itself); returns whether it was registered. */
+  /** Removes an object (by id or the registered object itself) and its names; returns whether it was registered. */
   unregister(idOrTarget: string | object): boolean {
     if (idOrTarget === DAEMON_OBJECT_ID) throw new DaemonError("the daemon object cannot be unregistered");
     const removed = this.#registry.remove(idOrTarget);
-    if (removed !== undefined) this.#signals.dropObject(removed);
-    return removed !== undefined;
+    if (removed === undefined) return false;
+    this.#signals.dropObject(removed);
+    for (const name of this.#namesOf.get(removed) ?? []) {
+      this.#names?.remove(name).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`));
+    }
+    this.#namesOf.delete(removed);
+    return true;
+  }
+
+  #nameKeeper(): NameKeeper {
+    const ns = this.#nsOption;
+    this.#names ??= new NameKeeper(typeof ns === "string" ? { ns } : (ns ?? {}), this.#onError);
+    return this.#names;
   }
 
   /** The URI of a registered object (by id or the object itself). */
@@ -119,18 +162,27 @@ export class Daemon {
     return this.#registry.ids();
   }
 
-  /** Starts serving. */
+  /** Starts serving, then registers the names given to register() in the nameserver. */
   async start(): Promise<void> {
     if (this.#state !== "created") throw new DaemonError(`daemon cannot start: it is ${this.#state}`);
     this.#state = "running";
     this.#peers.start(Math.max(50, Math.floor(this.#options.heartbeatInterval / 2)));
     this.#socket.start((peer, frames) => this.#receive(peer, frames));
+    if (this.#names) {
+      try {
+        await this.#names.start();
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+    }
   }
 
   /** Refuses new calls, lets calls in progress finish (up to closeTimeout), then closes the socket. */
   async close(): Promise<void> {
     if (this.#state === "closing" || this.#state === "closed") return;
     this.#state = "closing";
+    await this.#names?.close();
     if (this.#inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -155,19 +207,25 @@ export class Daemon {
   }
 
   #replyError(peer: Buffer, id: number, error: unknown): void {
-    let payload: Payload;
     const envelope = toEnvelope(error);
+    let frames: OutFrame[];
     try {
-      payload = encodeValue(envelope);
+      frames = encodeMessage({ kind: "error", id, value: encodeValue(envelope) });
     } catch {
-      payload = encodeValue(withoutProps(envelope));
+      frames = encodeMessage({ kind: "error", id, value: encodeValue(withoutProps(envelope)) });
     }
-    this.#reply(peer, encodeMessage({ kind: "error", id, value: payload }));
+    const size = outgoingSize(frames);
+    if (size > this.#options.maxMessageSize) {
+      const tooLarge = new MessageTooLargeError(`the ${envelope.name} thrown (${size} bytes) exceeds the maximum message size of ${this.#options.maxMessageSize}`);
+      frames = encodeMessage({ kind: "error", id, value: encodeValue(withoutProps(toEnvelope(tooLarge))) });
+    }
+    this.#reply(peer, frames);
   }
 
   #receive(peer: Buffer, frames: Buffer[]): void {
     const peerId = peer.toString("latin1");
-    this.#peers.seen(peerId);
+    // A connection we dropped for silence (its process stalled) is alive after all: tell it.
+    if (this.#peers.seen(peerId)) this.#reply(peer, encodeMessage({ kind: "reset", id: 0 }));
     const oneway = peekOneway(frames);
     const size = messageSize(frames);
     if (size > this.#options.maxMessageSize) {

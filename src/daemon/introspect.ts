@@ -47,18 +47,24 @@ export function shapeOf(instance: object): ExposedShape {
 function computeShape(instance: object): ExposedShape {
   const proto: object | null = Object.getPrototypeOf(instance);
   const classExposed = typeof instance.constructor === "function" && isExposedClass(instance.constructor);
-  const marked = proto ? memberNames(EXPOSED_MEMBERS, proto) : new Set<string>();
-  const onewayMarked = proto ? memberNames(ONEWAY_MEMBERS, proto) : new Set<string>();
+  // Fields are declared once; for prototype members the most derived definition decides.
+  const markedFields = proto ? memberNames(EXPOSED_MEMBERS, proto) : new Set<string>();
+  const ownMark = (key: symbol, owner: object, name: string): boolean =>
+    (Reflect.getOwnMetadata(key, owner) as Set<string> | undefined)?.has(name) === true;
+  const onewayMarked = new Set<string>();
   const methods = new Set<string>();
   const attributes = new Set<string>();
   const writable = new Set<string>();
   const signals = new Set<string>();
   const seen = new Set<string>();
 
-  const consider = (name: string, descriptor: PropertyDescriptor, isOwnField: boolean): void => {
+  const consider = (name: string, descriptor: PropertyDescriptor, owner: object | undefined): void => {
     if (seen.has(name)) return; // the most derived definition wins
     seen.add(name);
     if (isForbiddenMember(name)) return;
+    const isOwnField = owner === undefined;
+    const marked = { has: (n: string) => (owner ? ownMark(EXPOSED_MEMBERS, owner, n) : markedFields.has(n)) };
+    if (owner && ownMark(ONEWAY_MEMBERS, owner, name)) onewayMarked.add(name);
     const value: unknown = descriptor.value;
     if (isOwnField && isSignal(value)) {
       if (classExposed || marked.has(name)) signals.add(name);
@@ -82,10 +88,10 @@ function computeShape(instance: object): ExposedShape {
   };
 
   for (const name of Object.getOwnPropertyNames(instance)) {
-    consider(name, Object.getOwnPropertyDescriptor(instance, name)!, true);
+    consider(name, Object.getOwnPropertyDescriptor(instance, name)!, undefined);
   }
   for (let p = proto; p && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
-    for (const name of Object.getOwnPropertyNames(p)) consider(name, Object.getOwnPropertyDescriptor(p, name)!, false);
+    for (const name of Object.getOwnPropertyNames(p)) consider(name, Object.getOwnPropertyDescriptor(p, name)!, p);
   }
   const oneway = new Set([...onewayMarked].filter((name) => methods.has(name)));
   return {

@@ -1,3 +1,5 @@
+const MAX_FORGOTTEN = 10_000;
+
 /**
  * Which client connections are alive. ZeroMQ does not tell a ROUTER which routing id
  * went away, so every message counts as a sign of life (clients send heartbeats when
@@ -5,6 +7,8 @@
  */
 export class PeerTracker {
   readonly #lastSeen = new Map<string, number>();
+  /** Peers dropped for silence, oldest first, so one that speaks again can be told. */
+  readonly #forgotten = new Set<string>();
   readonly #timeout: number;
   readonly #onGone: (peerId: string) => void;
   #timer: NodeJS.Timeout | undefined;
@@ -14,10 +18,12 @@ export class PeerTracker {
     this.#onGone = onGone;
   }
 
-  seen(peerId: string): void {
+  /** Records activity; returns true when the peer had been dropped for silence before. */
+  seen(peerId: string): boolean {
     // Delete first so the Map stays ordered by last activity: the sweep stops at the first live peer.
     this.#lastSeen.delete(peerId);
     this.#lastSeen.set(peerId, Date.now());
+    return this.#forgotten.size > 0 && this.#forgotten.delete(peerId);
   }
 
   get size(): number {
@@ -32,6 +38,8 @@ export class PeerTracker {
     for (const [peerId, at] of this.#lastSeen) {
       if (now - at <= this.#timeout) break;
       this.#lastSeen.delete(peerId);
+      this.#forgotten.add(peerId);
+      if (this.#forgotten.size > MAX_FORGOTTEN) this.#forgotten.delete(this.#forgotten.values().next().value!);
       this.#onGone(peerId);
     }
   }
@@ -40,5 +48,6 @@ export class PeerTracker {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#lastSeen.clear();
+    this.#forgotten.clear();
   }
 }

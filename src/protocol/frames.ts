@@ -68,6 +68,8 @@ export function encodeMessage(message: Message): OutFrame[] {
       return [header("heartbeat", 0, 0, 0), "[]"];
     case "ack":
       return [header("ack", message.id, 0, 0), "[]"];
+    case "reset":
+      return [header("reset", 0, 0, 0), "[]"];
     case "subscribe":
     case "unsubscribe":
       return [header(message.kind, message.id, 0, 0), JSON.stringify([message.object, message.signal])];
@@ -158,6 +160,7 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
     case "error":
       return { kind, id, value: payload(body, 0, attachments) };
     case "heartbeat":
+    case "reset":
     case "ack":
       if (body.length !== 0 || attachments.length !== 0) bad(`${kind} carries no data`);
       return kind === "ack" ? { kind, id } : { kind, id: 0 };

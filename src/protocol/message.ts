@@ -101,9 +101,19 @@ export interface AckMessage {
   readonly id: number;
 }
 
+/**
+ * Daemon → client: the daemon had dropped this connection's state (subscriptions, session
+ * instances) after hearing nothing from it for its heartbeat timeout. The client renews
+ * its subscriptions and reports the gap.
+ */
+export interface ResetMessage {
+  readonly kind: "reset";
+  readonly id: 0;
+}
+
 export type RequestMessage = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage | HeartbeatMessage | AckMessage;
 export type ReplyMessage = ResultMessage | ErrorMessage;
-export type Message = RequestMessage | ReplyMessage | EventMessage;
+export type Message = RequestMessage | ReplyMessage | EventMessage | ResetMessage;
 export type MessageKind = Message["kind"];
 
 /** Wire codes of the kinds; never reuse a retired code. */
@@ -118,4 +128,5 @@ export const KIND_CODES: Readonly<Record<MessageKind, number>> = {
   unsubscribe: 8,
   event: 9,
   ack: 10,
+  reset: 11,
 };

@@ -181,6 +181,12 @@ export class Channel {
       this.subscriptions.onEvent(message);
       return;
     }
+    if (message.kind === "reset") {
+      // The daemon forgot us while we were silent: as after a reconnect.
+      this.subscriptions.onDisconnect();
+      this.subscriptions.onReconnect();
+      return;
+    }
     if (message.kind !== "result" && message.kind !== "error") return;
     // A reply to a request that already timed out has no pending entry: dropped.
     if (!this.#pending.has(message.id)) return;

@@ -5,6 +5,8 @@ import type { Channel } from "./channel.js";
 import { ProxySignal } from "./remote-signal.js";
 import type { Remote } from "./remote.js";
 
+const CLOSE_UNSUBSCRIBE_TIMEOUT_MS = 1000;
+
 export interface ProxyState {
   readonly uri: string;
   readonly objectId: string;
@@ -76,7 +78,8 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     },
     $close: async (): Promise<void> => {
       if (closed) return;
-      for (const signal of signals.values()) await signal.disconnectAll();
+      // Bounded: a daemon that is gone drops our subscriptions by itself.
+      for (const signal of signals.values()) await signal.disconnectAll(Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS));
       closed = true;
       await state.release();
     },

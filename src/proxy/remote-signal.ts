@@ -69,8 +69,10 @@ export class ProxySignal implements RemoteSignal<unknown[]> {
     return this.#channel.subscriptions.get(this.#object, this.#name).gaps;
   }
 
-  /** Disconnects every slot this proxy connected (on $close). */
-  async disconnectAll(): Promise<void> {
-    for (const slot of [...this.#slots]) await this.disconnect(slot).catch(() => false);
+  /** Disconnects every slot this proxy connected (on $close), waiting at most `timeoutMs` for each. */
+  async disconnectAll(timeoutMs: number): Promise<void> {
+    for (const slot of this.#slots.splice(0)) {
+      await this.#channel.subscriptions.disconnect(this.#object, this.#name, slot, timeoutMs).catch(() => false);
+    }
   }
 }

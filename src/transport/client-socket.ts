@@ -5,6 +5,8 @@ import type { ResolvedTransportOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
 
+const DRAIN_TIMEOUT_MS = 1000;
+
 export interface ClientSocketEvents {
   /** A ZMTP handshake with the daemon completed: messages can flow. */
   onConnect(): void;
@@ -14,9 +16,10 @@ export interface ClientSocketEvents {
 }
 
 /**
- * One DEALER connected to one daemon endpoint. ZeroMQ reconnects after a loss;
- * `immediate` keeps messages off a connection that is not up, so nothing sent while
- * disconnected is delivered later behind the caller's back.
+ * One DEALER connected to one daemon endpoint. ZeroMQ reconnects after a loss. The
+ * channel above hands messages over only while connected, so little is queued for a
+ * connection that is down. (Not `immediate`: it discards replies still unread when the
+ * connection closes, such as the last replies of a daemon shutting down.)
  */
 export class ClientSocket {
   readonly #dealer: Dealer;
@@ -29,7 +32,9 @@ export class ClientSocket {
     this.endpoint = endpoint;
     this.#dealer = new Dealer({
       ...commonSocketOptions(options, endpoint),
-      immediate: true,
+      // libzmq ends a connection for good on a frame over its limit (no reconnect): the
+      // channel checks reply sizes itself and fails just that call.
+      maxMessageSize: -1,
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
     });
@@ -42,7 +47,9 @@ export class ClientSocket {
     this.#dealer.events.on("disconnect", () => {
       if (!this.#connected) return;
       this.#connected = false;
-      events.onDisconnect();
+      // Monitor events and messages travel separately, and the event can overtake the last
+      // replies the daemon sent before it went away. Let those arrive before declaring the loss.
+      this.#whenInboundDrained(() => events.onDisconnect());
     });
     const dealer = this.#dealer;
     dealer.connect(endpoint);
@@ -53,6 +60,13 @@ export class ClientSocket {
         if (!dealer.closed) throw error;
       }
     })();
+  }
+
+  #whenInboundDrained(then: () => void, deadline = Date.now() + DRAIN_TIMEOUT_MS): void {
+    setImmediate(() => {
+      if (this.#dealer.closed || !this.#dealer.readable || Date.now() > deadline) then();
+      else this.#whenInboundDrained(then, deadline);
+    });
   }
 
   get connected(): boolean {

@@ -2,10 +2,12 @@ import { Router } from "zeromq";
 import { DaemonError } from "../errors.js";
 import type { OutFrame } from "../protocol/frames.js";
 import type { ResolvedTransportOptions } from "./options.js";
+import { endpointReleased } from "./endpoint-release.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
 
 const CLOSE_LINGER_MS = 1000;
+const ENDPOINT_RELEASE_TIMEOUT_MS = 2000;
 
 /** Receives one message: the peer's routing id and the frames after it. */
 export type ServerMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
@@ -55,11 +57,11 @@ export class ServerSocket {
   /** Flushes queued replies, then closes the socket and ends the receive loop. */
   async close(): Promise<void> {
     await this.#queue.drained();
-    // close() alone releases the port asynchronously; unbind first so it can be bound again at once.
-    await this.#router.unbind(this.endpoint).catch(() => {});
     // Give the last replies a bounded time to reach their peers instead of dropping them.
     this.#router.linger = CLOSE_LINGER_MS;
     this.#router.close();
     await this.#loop;
+    // Resolve only once the port can be bound again, so a daemon can restart on it at once.
+    await endpointReleased(this.endpoint, ENDPOINT_RELEASE_TIMEOUT_MS);
   }
 }

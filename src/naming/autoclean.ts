@@ -1,0 +1,138 @@
+import { Channel } from "../proxy/channel.js";
+import { DAEMON_OBJECT_ID } from "../protocol/metadata.js";
+import { resolveTransportOptions } from "../transport/options.js";
+import { endpointOf, parseUri } from "../uri.js";
+import { NAMESERVER_NAME } from "./names.js";
+import type { NameServer } from "./nameserver.js";
+
+interface Checked {
+  readonly name: string;
+  readonly objectId: string;
+  readonly uri: string;
+}
+
+export interface AutocleanOptions {
+  /** Seconds between sweeps (>= 1). */
+  readonly interval: number;
+  /** A name unreachable for longer than this (ms) is removed. Default: 2 sweeps. */
+  readonly grace?: number;
+  /** How long one daemon may take to answer (ms). Default 2000. */
+  readonly timeout?: number;
+  /** Daemons checked at once. Default 32. */
+  readonly concurrency?: number;
+}
+
+/**
+ * Removes names whose object is gone. Unlike Pyro, which only checks that the port
+ * accepts a TCP connection, it asks each daemon (once per daemon, whatever the number of
+ * names on it) which objects it serves, so an object unregistered from a live daemon goes
+ * too. Sweeps run in the background and never block lookups; dead hosts cost at most
+ * `timeout` each, `concurrency` at a time.
+ */
+export class Autocleaner {
+  readonly #nameserver: NameServer;
+  readonly #interval: number;
+  readonly #grace: number;
+  readonly #timeout: number;
+  readonly #concurrency: number;
+  /** When each name was first found unreachable. */
+  readonly #failingSince = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(nameserver: NameServer, options: AutocleanOptions) {
+    if (!(options.interval >= 1)) throw new RangeError(`autoclean interval must be at least 1 second, got ${options.interval}`);
+    this.#nameserver = nameserver;
+    this.#interval = options.interval * 1000;
+    this.#grace = options.grace ?? 2 * this.#interval;
+    this.#timeout = options.timeout ?? 2000;
+    this.#concurrency = options.concurrency ?? 32;
+  }
+
+  start(): void {
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#sweeping;
+  }
+
+  /** One sweep over every registration; resolves when done. */
+  async sweep(): Promise<void> {
+    const byDaemon = new Map<string, Checked[]>();
+    const registered = Object.entries(this.#nameserver.list() as Record<string, string>);
+    for (const [name, uri] of registered) {
+      if (name === NAMESERVER_NAME) continue;
+      const parsed = parseUri(uri);
+      const endpoint = endpointOf(parsed.location!);
+      let names = byDaemon.get(endpoint);
+      if (!names) byDaemon.set(endpoint, (names = []));
+      names.push({ objectId: parsed.object, name, uri });
+    }
+    const queue = [...byDaemon];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next && !this.#stopped; next = queue.shift()) {
+        const [endpoint, names] = next;
+        const served = await this.#servedBy(endpoint);
+        this.#record(names, served);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
+    // Forget names that are no longer registered at all.
+    const names = new Set(registered.map(([name]) => name));
+    for (const name of this.#failingSince.keys()) if (!names.has(name)) this.#failingSince.delete(name);
+  }
+
+  /** Object ids a daemon serves, or undefined when it does not answer. */
+  async #servedBy(endpoint: string): Promise<Set<string> | undefined> {
+    const channel = new Channel(endpoint, resolveTransportOptions({}));
+    try {
+      const ids = await channel.invoke(DAEMON_OBJECT_ID, "registered", [], this.#timeout);
+      return Array.isArray(ids) ? new Set(ids.filter((id): id is string => typeof id === "string")) : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      await channel.close();
+    }
+  }
+
+  #record(checked: readonly Checked[], served: Set<string> | undefined): void {
+    const now = Date.now();
+    for (const { name, objectId, uri } of checked) {
+      if (served?.has(objectId)) {
+        this.#failingSince.delete(name);
+        continue;
+      }
+      const since = this.#failingSince.get(name) ?? now;
+      this.#failingSince.set(name, since);
+      if (now - since < this.#grace) continue;
+      this.#failingSince.delete(name);
+      // Only if nobody re-registered the name meanwhile; remove() emits `removed`.
+      if (this.#currentUri(name) === uri) this.#nameserver.remove(name);
+    }
+  }
+
+  #currentUri(name: string): string | undefined {
+    try {
+      return this.#nameserver.lookup(name) as string;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#sweeping = this.sweep()
+        .catch((error: unknown) => process.emitWarning(`autoclean sweep failed: ${String(error)}`, "PyroNamingWarning"))
+        .finally(() => {
+          this.#sweeping = undefined;
+          this.#schedule();
+        });
+    }, this.#interval);
+    this.#timer.unref();
+  }
+}

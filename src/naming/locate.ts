@@ -1,0 +1,109 @@
+import { createSocket } from "node:dgram";
+import { once } from "node:events";
+import { NamingError } from "../errors.js";
+import { connect as connectUri, type ConnectOptions } from "../proxy/connect.js";
+import type { Remote } from "../proxy/remote.js";
+import { formatUri, parseUri } from "../uri.js";
+import { LOCATE_REQUEST } from "./broadcast-responder.js";
+import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "./names.js";
+import type { NameServer } from "./nameserver.js";
+
+export interface LocateOptions extends ConnectOptions {
+  /** Where the nameserver is, `host:port`. Default: the PYRO_TS_NS environment variable, else located. */
+  readonly ns?: string;
+  /** Host to try first (then localhost, then broadcast). */
+  readonly host?: string;
+  /** Nameserver port. Default 9090. */
+  readonly port?: number;
+  /** Broadcast addresses to ask, or false to never broadcast. Default: PYRO_TS_BROADCAST (comma-separated), else 255.255.255.255. */
+  readonly broadcast?: boolean | readonly string[];
+  /** UDP port of the broadcast responders. Default 9091. */
+  readonly bcport?: number;
+  /** How long each attempt may take, in ms. Default 1500. */
+  readonly locateTimeout?: number;
+}
+
+const BROADCAST_TRIES = 3;
+
+function nsUri(host: string, port: number): string {
+  return formatUri({ protocol: "PYRO", object: NAMESERVER_NAME, location: { transport: "tcp", host, port } });
+}
+
+function broadcastAddresses(option: LocateOptions["broadcast"]): readonly string[] {
+  if (option === false) return [];
+  if (Array.isArray(option)) return option;
+  const fromEnv = process.env.PYRO_TS_BROADCAST;
+  return fromEnv ? fromEnv.split(",").map((a) => a.trim()).filter(Boolean) : ["255.255.255.255"];
+}
+
+/** Asks the broadcast responders for the nameserver's URI: Pyro's GET_NSURI, a few tries. */
+export async function discoverNsUri(addresses: readonly string[], port: number, timeoutMs: number): Promise<string | undefined> {
+  if (addresses.length === 0) return undefined;
+  const socket = createSocket("udp4");
+  try {
+    socket.bind(0);
+    await once(socket, "listening");
+    socket.setBroadcast(true);
+    for (let attempt = 0; attempt < BROADCAST_TRIES; attempt++) {
+      const answer = new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), timeoutMs / BROADCAST_TRIES);
+        socket.once("message", (message) => {
+          clearTimeout(timer);
+          resolve(message.toString("utf8"));
+        });
+      });
+      for (const address of addresses) socket.send(LOCATE_REQUEST, port, address, () => {});
+      const uri = await answer;
+      socket.removeAllListeners("message");
+      if (uri !== undefined) {
+        try {
+          parseUri(uri);
+          return uri;
+        } catch {
+          // Not a URI: someone else answers on this port. Keep asking.
+        }
+      }
+    }
+    return undefined;
+  } finally {
+    socket.close();
+  }
+}
+
+async function attempt(uri: string, options: LocateOptions, timeout: number): Promise<Remote<NameServer> | undefined> {
+  try {
+    // connect() fetches the metadata: that is the liveness check.
+    const proxy = await connectUri<NameServer>(uri, { ...options, timeout });
+    proxy.$timeout = options.timeout ?? 30_000;
+    return proxy;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds the nameserver and returns a proxy to it. With `ns` (or PYRO_TS_NS) only that
+ * address is tried; otherwise the given host, then localhost, then a UDP broadcast.
+ */
+export async function locateNs(options: LocateOptions = {}): Promise<Remote<NameServer>> {
+  const timeout = options.locateTimeout ?? 1500;
+  const explicit = options.ns ?? process.env.PYRO_TS_NS;
+  if (explicit) {
+    const { host, port } = parseHostPort(explicit);
+    const proxy = await attempt(nsUri(host, port), options, timeout);
+    if (!proxy) throw new NamingError(`no nameserver answers at ${explicit}`);
+    return proxy;
+  }
+  const port = options.port ?? DEFAULT_NS_PORT;
+  const hosts = [...new Set([options.host, "127.0.0.1"].filter((h): h is string => !!h))];
+  for (const host of hosts) {
+    const proxy = await attempt(nsUri(host, port), options, timeout);
+    if (proxy) return proxy;
+  }
+  const addresses = broadcastAddresses(options.broadcast);
+  const found = await discoverNsUri(addresses, options.bcport ?? DEFAULT_BROADCAST_PORT, timeout * 1.4);
+  const proxy = found ? await attempt(found, options, timeout) : undefined;
+  if (proxy) return proxy;
+  const tried = [...hosts.map((h) => `${h}:${port}`), ...(addresses.length ? [`broadcast to ${addresses.join(", ")} on UDP ${options.bcport ?? DEFAULT_BROADCAST_PORT}`] : [])];
+  throw new NamingError(`no nameserver found (tried ${tried.join("; ")})`);
+}

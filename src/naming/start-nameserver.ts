@@ -1,0 +1,82 @@
+import { Daemon } from "../daemon/daemon.js";
+import type { TransportOptions } from "../transport/options.js";
+import { Autocleaner } from "./autoclean.js";
+import { BroadcastResponder } from "./broadcast-responder.js";
+import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "./names.js";
+import { NameServer } from "./nameserver.js";
+import { openStorage } from "./storage/open-storage.js";
+
+export interface NameServerOptions extends TransportOptions {
+  /** Host to bind. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Port; default 9090, 0 picks a free one. */
+  readonly port?: number;
+  /** Broadcast responder: false to disable. Default enabled. */
+  readonly broadcast?: boolean;
+  /** Address the broadcast responder binds. Default 0.0.0.0 (every interface). */
+  readonly bchost?: string;
+  /** UDP port of the broadcast responder; default 9091, 0 picks a free one. */
+  readonly bcport?: number;
+  /** `memory` (default), `file:<path>` or `sqlite:<path>`. */
+  readonly storage?: string;
+  /** Seconds between autoclean sweeps; 0 (the default) disables autoclean. */
+  readonly autoclean?: number;
+  /** How long a name may be unreachable before autoclean removes it, in seconds. Default: two sweeps. */
+  readonly autocleanGrace?: number;
+}
+
+/** A running nameserver: its daemon, the NameServer object, and what runs beside it. */
+export interface RunningNameServer {
+  readonly uri: string;
+  readonly daemon: Daemon;
+  readonly nameserver: NameServer;
+  /** UDP port of the broadcast responder, when it runs. */
+  readonly bcport: number | undefined;
+  close(): Promise<void>;
+}
+
+/** Starts a nameserver: a Daemon serving a NameServer, plus broadcast responder and autoclean. */
+export async function startNameServer(options: NameServerOptions = {}): Promise<RunningNameServer> {
+  const storage = openStorage(options.storage ?? "memory");
+  let daemon: Daemon | undefined;
+  let responder: BroadcastResponder | undefined;
+  let autocleaner: Autocleaner | undefined;
+  try {
+    daemon = new Daemon({ ...options, host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_NS_PORT });
+    const nameserver = new NameServer(storage);
+    const uri = daemon.register(nameserver, NAMESERVER_NAME);
+    nameserver.registerSelf(uri);
+    await daemon.start();
+    if (options.broadcast !== false) {
+      responder = await BroadcastResponder.start(uri, options.bchost ?? "0.0.0.0", options.bcport ?? DEFAULT_BROADCAST_PORT);
+    }
+    if (options.autoclean) {
+      autocleaner = new Autocleaner(nameserver, {
+        interval: options.autoclean,
+        ...(options.autocleanGrace !== undefined && { grace: options.autocleanGrace * 1000 }),
+      });
+      autocleaner.start();
+    }
+    const running = daemon;
+    let closing: Promise<void> | undefined;
+    return {
+      uri,
+      daemon: running,
+      nameserver,
+      bcport: responder?.port,
+      close: () =>
+        (closing ??= (async () => {
+          await autocleaner?.stop();
+          await responder?.close();
+          await running.close();
+          storage.close();
+        })()),
+    };
+  } catch (error) {
+    await autocleaner?.stop();
+    await responder?.close();
+    await daemon?.close();
+    storage.close();
+    throw error;
+  }
+}
