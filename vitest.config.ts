@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     teardownTimeout: 5_000,
+    // Nameserver discovery in tests (and the child processes they start) never leaves loopback.
+    env: { PYRO_TS_BROADCAST: "127.255.255.255" },
   },
 });

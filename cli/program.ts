@@ -1,5 +1,8 @@
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { callCommand } from "./commands/call.js";
+import { nameserverCommand } from "./commands/nameserver.js";
+import { nsCommand } from "./commands/ns.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -7,6 +10,10 @@ const { version } = createRequire(import.meta.url)("../../package.json") as { ve
 export function program(): Command {
   const cmd = new Command("pyro-ts")
     .description("Pyro-style remote objects for TypeScript: daemons, proxies and a nameserver over ZeroMQ")
-    .version(version);
+    .version(version)
+    .showHelpAfterError("(run with --help for usage)");
+  nameserverCommand(cmd);
+  nsCommand(cmd);
+  callCommand(cmd);
   return cmd;
 }

@@ -7,7 +7,7 @@ const run = promisify(execFile);
 const children: ChildProcess[] = [];
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
+  for (const child of children.splice(0).reverse()) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
       await once(child, "exit");
@@ -35,17 +35,23 @@ async function start(script: string, args: string[]): Promise<{ child: ChildProc
   return { child, firstLine };
 }
 
-describe("examples/laser", () => {
-  it("the client drives the server as the README says", async () => {
-    const { child, firstLine } = await start("dist/examples/laser/server.js", ["0"]);
-    const uri = /(PYRO:\S+)/.exec(firstLine)![1]!;
-    const { stdout } = await run(process.execPath, ["dist/examples/laser/client.js", uri], { timeout: 10_000 });
+describe("examples/laser, as the README runs it", () => {
+  it("nameserver, server and client in three processes: lookup, calls and a signal", async () => {
+    const { child: nameserver, firstLine } = await start("dist/cli/pyro-ts.js", ["nameserver", "--port", "0", "--bcport", "0"]);
+    const ns = /@([\d.]+:\d+)/.exec(firstLine)![1]!;
+    const { child: server, firstLine: served } = await start("dist/examples/laser/server.js", ["--ns", ns]);
+    expect(served).toMatch(/^lab\.laser served at PYRO:lab\.laser@127\.0\.0\.1:\d+/);
+    const { stdout } = await run(process.execPath, ["dist/examples/laser/client.js", "--ns", ns], { timeout: 10_000 });
+    expect(stdout).toMatch(/signal powerChanged\(5, \d{4}-\d\d-\d\dT/);
     expect(stdout).toContain("setPower(5) -> 5");
     expect(stdout).toContain("power after $set -> 7");
     expect(stdout).toContain("setPower(-1) -> remote RangeError: negative");
-    child.kill("SIGTERM");
-    const [code] = await once(child, "exit");
-    expect(code).toBe(0);
+    server.kill("SIGTERM");
+    expect((await once(server, "exit"))[0]).toBe(0);
+    const { stdout: names } = await run(process.execPath, ["dist/cli/pyro-ts.js", "ns", "list", "--ns", ns, "--json"]);
+    expect(Object.keys(JSON.parse(names) as object)).toEqual(["pyro-ts.NameServer"]);
+    nameserver.kill("SIGINT");
+    expect((await once(nameserver, "exit"))[0]).toBe(0);
   });
 });
 

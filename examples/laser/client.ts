@@ -1,10 +1,15 @@
-/** Drives the laser: `node dist/examples/laser/client.js [uri]`. */
-import { connect, RemoteError } from "pyro-ts";
+/**
+ * Finds "lab.laser" through the nameserver and drives it:
+ *   node dist/examples/laser/client.js [--ns host:port]
+ */
+import { parseArgs } from "node:util";
+import { lookup, RemoteError } from "pyro-ts";
 import type { Laser } from "./laser.js";
 
-const uri = process.argv[2] ?? "PYRO:laser@127.0.0.1:4711";
-const laser = await connect<Laser>(uri, { timeout: 5000 });
+const { values } = parseArgs({ options: { ns: { type: "string" } } });
+const laser = await lookup<Laser>("lab.laser", { timeout: 5000, ...(values.ns && { ns: values.ns }) });
 try {
+  const off = await laser.powerChanged.connect((mw, at) => console.log(`signal powerChanged(${mw}, ${at.toISOString()})`));
   console.log("setPower(5) ->", await laser.setPower(5));
   console.log("power ->", await laser.power);
   await laser.$set("power", 7);
@@ -15,6 +20,7 @@ try {
     if (error instanceof RemoteError) console.log(`setPower(-1) -> remote ${error.name}: ${error.message}`);
     else throw error;
   });
+  await off();
 } finally {
   await laser.$close();
 }

@@ -1,8 +1,10 @@
-import { expose, oneway } from "pyro-ts";
+import { expose, oneway, Signal } from "pyro-ts";
 
 /** A lab laser: what a test bench exposes to the other machines. */
 @expose
 export class Laser {
+  /** Emitted on every power change, with the new power and when it changed. */
+  readonly powerChanged = new Signal<[mw: number, at: Date]>();
   #mw = 0;
 
   get power(): number {
@@ -11,11 +13,12 @@ export class Laser {
 
   set power(v: number) {
     this.#mw = v;
+    this.powerChanged.emit(v, new Date());
   }
 
   async setPower(mw: number): Promise<number> {
     if (mw < 0) throw new RangeError("negative");
-    this.#mw = mw;
+    this.power = mw;
     return mw;
   }
 

@@ -1,0 +1,71 @@
+import type { Command } from "commander";
+import { connect, resolve, type ObjectMetadata } from "../../src/index.js";
+import type { NsFlags } from "../nameserver-client.js";
+import { print, show, UsageError } from "../output.js";
+
+/** A name, or a PYRO/PYRONAME/PYROMETA URI as it is. */
+function uriOf(target: string): string {
+  return /^PYRO(NAME|META)?:/i.test(target) ? target : `PYRONAME:${target}`;
+}
+
+/** Arguments are JSON; anything that is not valid JSON is taken as a string. */
+function parseArgument(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+type Untyped = Record<string, unknown> & { $meta(): Promise<ObjectMetadata>; $close(): Promise<void> };
+
+export function callCommand(program: Command): void {
+  program
+    .command("call")
+    .description("call a method of a remote object (or read an attribute) and print the result")
+    .argument("<target>", "a name in the nameserver, or a URI")
+    .argument("<member>", "method or attribute")
+    .argument("[args...]", "arguments, parsed as JSON (text that is not JSON is a string)")
+    .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
+    .option("--timeout <ms>", "call timeout in ms", (v) => Number(v), 30_000)
+    .option("--json", "print the result as JSON")
+    .action(async (target: string, member: string, args: string[], flags: NsFlags & { timeout: number; json?: boolean }) => {
+      const options = { ...(flags.ns && { ns: flags.ns }), timeout: flags.timeout };
+      const proxy = (await connect(uriOf(target), options)) as unknown as Untyped;
+      try {
+        const meta = await proxy.$meta();
+        let result: unknown;
+        if (meta.methods.includes(member)) result = await (proxy[member] as (...a: unknown[]) => Promise<unknown>)(...args.map(parseArgument));
+        else if (meta.attributes.includes(member) && args.length === 0) result = await (proxy[member] as PromiseLike<unknown>);
+        else throw new UsageError(`${target} has no method ${JSON.stringify(member)}${meta.attributes.includes(member) ? " (it is an attribute: give no arguments)" : ""}; methods: ${meta.methods.join(", ") || "none"}`);
+        if (result !== undefined || flags.json) print(result ?? null, flags.json === true, show);
+      } finally {
+        await proxy.$close();
+      }
+    });
+
+  program
+    .command("info")
+    .description("show what a remote object exposes: methods, attributes, oneway methods, signals")
+    .argument("<target>", "a name in the nameserver, or a URI")
+    .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
+    .option("--json", "print JSON")
+    .action(async (target: string, flags: NsFlags & { json?: boolean }) => {
+      const uri = await resolve(uriOf(target), flags.ns ? { ns: flags.ns } : {});
+      const proxy = (await connect(uri)) as unknown as Untyped;
+      try {
+        const meta = await proxy.$meta();
+        print({ uri, ...meta }, flags.json === true, (info: ObjectMetadata & { uri: string }) =>
+          [
+            info.uri,
+            `methods:    ${info.methods.join(", ") || "-"}`,
+            `attributes: ${info.attributes.map((a) => (info.writable.includes(a) ? `${a} (writable)` : a)).join(", ") || "-"}`,
+            `oneway:     ${info.oneway.join(", ") || "-"}`,
+            `signals:    ${info.signals.join(", ") || "-"}`,
+          ].join("\n"),
+        );
+      } finally {
+        await proxy.$close();
+      }
+    });
+}

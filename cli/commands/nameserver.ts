@@ -1,0 +1,52 @@
+import type { Command } from "commander";
+import { startNameServer } from "../../src/index.js";
+import { nameServerProfile } from "../../src/config/nameserver-profiles.js";
+import { nonNegativeNumber, port } from "../output.js";
+
+interface NameServerFlags {
+  config?: string;
+  profile: string;
+  host?: string;
+  port?: number;
+  bchost?: string;
+  bcport?: number;
+  broadcast?: boolean;
+  storage?: string;
+  autoclean?: number;
+}
+
+export function nameserverCommand(program: Command): void {
+  program
+    .command("nameserver")
+    .description("run a nameserver (Ctrl-C to stop)")
+    .option("-c, --config <file>", "YAML config file (else PYRO_TS_CONFIG, else ./pyro-ts.yml)")
+    .option("-l, --profile <name>", "nameserver profile from the config file", "default")
+    .option("-n, --host <host>", "host to bind (profile: host)")
+    .option("-p, --port <port>", "port (profile: ns_port)", port)
+    .option("--bchost <host>", "broadcast responder address (profile: ns_bchost)")
+    .option("--bcport <port>", "broadcast responder UDP port (profile: ns_bcport)", port)
+    .option("-x, --no-broadcast", "do not answer broadcast lookups")
+    .option("-s, --storage <spec>", "memory, file:<path> or sqlite:<path>")
+    .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", nonNegativeNumber)
+    .action(async (flags: NameServerFlags) => {
+      const profile = nameServerProfile(flags.profile, flags.config);
+      const ns = await startNameServer({
+        host: flags.host ?? profile.host,
+        port: flags.port ?? profile.port,
+        bchost: flags.bchost ?? profile.bchost,
+        bcport: flags.bcport ?? profile.bcport,
+        broadcast: flags.broadcast === false ? false : profile.broadcast,
+        storage: flags.storage ?? profile.storage,
+        autoclean: flags.autoclean ?? profile.autoclean,
+      });
+      process.stdout.write(`nameserver running at ${ns.uri}\n`);
+      if (ns.bcport !== undefined) process.stdout.write(`broadcast responder on udp port ${ns.bcport}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await ns.close();
+      process.stdout.write("nameserver stopped\n");
+    });
+}

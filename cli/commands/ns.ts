@@ -1,0 +1,146 @@
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import type { NameEntry } from "../../src/index.js";
+import { withNameServer, type NsFlags } from "../nameserver-client.js";
+import { commaList, print, UsageError } from "../output.js";
+
+interface ListFlags extends NsFlags {
+  regex?: string;
+  metaAll?: string[];
+  metaAny?: string[];
+  json?: boolean;
+}
+
+function table(entries: Record<string, NameEntry>): string {
+  const names = Object.keys(entries);
+  if (names.length === 0) return "(no names)";
+  const width = Math.max(...names.map((n) => n.length));
+  return names
+    .map((name) => {
+      const { uri, metadata } = entries[name]!;
+      return `${name.padEnd(width)}  ${uri}${metadata.length ? `  [${metadata.join(", ")}]` : ""}`;
+    })
+    .join("\n");
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function nsCommand(program: Command): void {
+  const ns = program.command("ns").description("talk to the nameserver");
+  const nsOption = ["--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)"] as const;
+
+  ns.command("list")
+    .description("list names, optionally by prefix, regex or metadata")
+    .argument("[prefix]", "only names starting with this")
+    .option(...nsOption)
+    .option("--regex <pattern>", "only names matching this regex (from the start)")
+    .option("--meta-all <tags>", "only names with all these tags (a,b)", commaList)
+    .option("--meta-any <tags>", "only names with any of these tags (a,b)", commaList)
+    .option("--json", "print JSON")
+    .action(async (prefix: string | undefined, flags: ListFlags) => {
+      const entries = await withNameServer(flags, (server) =>
+        server.list({
+          returnMetadata: true,
+          ...(prefix !== undefined && { prefix }),
+          ...(flags.regex !== undefined && { regex: flags.regex }),
+          ...(flags.metaAll && { metadataAll: flags.metaAll }),
+          ...(flags.metaAny && { metadataAny: flags.metaAny }),
+        }),
+      );
+      print(entries, flags.json === true, table);
+    });
+
+  ns.command("lookup")
+    .description("print the URI of a name")
+    .argument("<name>")
+    .option(...nsOption)
+    .option("--json", "print JSON with the metadata")
+    .action(async (name: string, flags: NsFlags & { json?: boolean }) => {
+      const entry = (await withNameServer(flags, (server) => server.lookup(name, { returnMetadata: true }))) as NameEntry;
+      print(entry, flags.json === true, (e: NameEntry) => e.uri);
+    });
+
+  ns.command("register")
+    .description("register a name for a URI")
+    .argument("<name>")
+    .argument("<uri>")
+    .option(...nsOption)
+    .option("--meta <tags>", "metadata tags (a,b)", commaList)
+    .option("--safe", "fail if the name is already registered")
+    .action(async (name: string, uri: string, flags: NsFlags & { meta?: string[]; safe?: boolean }) => {
+      await withNameServer(flags, (server) => server.register(name, uri, { safe: flags.safe === true, metadata: flags.meta ?? [] }));
+      process.stdout.write(`registered ${name}\n`);
+    });
+
+  ns.command("remove")
+    .description("remove a name, or every name matching a prefix or regex")
+    .argument("<name>", "the name, prefix or regex")
+    .option(...nsOption)
+    .option("--prefix", "remove every name starting with <name>")
+    .option("--regex", "remove every name matching the regex <name>")
+    .option("-y, --yes", "do not ask before removing several names")
+    .action(async (target: string, flags: NsFlags & { prefix?: boolean; regex?: boolean; yes?: boolean }) => {
+      const query = flags.regex ? { regex: target } : flags.prefix ? { prefix: target } : undefined;
+      const count = await withNameServer(flags, async (server) => {
+        if (!query) return server.remove(target);
+        const matching = Object.keys(await server.list(query));
+        if (matching.length === 0) return 0;
+        if (!flags.yes && !(await confirm(`remove ${matching.length} name(s): ${matching.join(", ")}?`))) {
+          throw new UsageError("not removed: confirm with --yes when not at a terminal");
+        }
+        return server.remove(query);
+      });
+      process.stdout.write(`removed ${count} name(s)\n`);
+    });
+
+  ns.command("setmeta")
+    .description("replace the metadata tags of a name")
+    .argument("<name>")
+    .argument("<tags>", "comma-separated tags (\"\" for none)")
+    .option(...nsOption)
+    .action(async (name: string, tags: string, flags: NsFlags) => {
+      const list = tags.split(",").map((t) => t.trim()).filter(Boolean);
+      await withNameServer(flags, (server) => server.setMetadata(name, list));
+      process.stdout.write(`metadata of ${name}: ${list.join(", ") || "(none)"}\n`);
+    });
+
+  ns.command("ping")
+    .description("check that the nameserver answers")
+    .option(...nsOption)
+    .action(async (flags: NsFlags) => {
+      const uri = await withNameServer(flags, async (server) => {
+        await server.ping();
+        return server.$uri;
+      });
+      process.stdout.write(`nameserver ${uri} is alive\n`);
+    });
+
+  ns.command("watch")
+    .description("print registrations, removals and metadata changes as they happen (Ctrl-C to stop)")
+    .option(...nsOption)
+    .option("--json", "print one JSON object per line")
+    .action(async (flags: NsFlags & { json?: boolean }) => {
+      await withNameServer(flags, async (server) => {
+        const out = (event: Record<string, unknown>, text: string): void => {
+          process.stdout.write(`${flags.json ? JSON.stringify(event) : text}\n`);
+        };
+        await server.registered.connect((name, uri, metadata) => out({ event: "registered", name, uri, metadata }, `+ ${name} ${uri}${metadata.length ? ` [${metadata.join(", ")}]` : ""}`));
+        await server.removed.connect((name, uri) => out({ event: "removed", name, uri }, `- ${name} ${uri}`));
+        await server.metadataChanged.connect((name, metadata) => out({ event: "metadataChanged", name, metadata }, `~ ${name} [${metadata.join(", ")}]`));
+        server.registered.missed.connect((gap) => out({ event: "missed", ...gap }, `! events may have been missed (${gap.reason})`));
+        process.stdout.write(`watching ${server.$uri}\n`);
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+      });
+    });
+}

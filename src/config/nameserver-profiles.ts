@@ -1,0 +1,165 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError } from "./config-error.js";
+import { nearest } from "./nearest.js";
+import { isMap, isScalar, isSeq, YamlSource, type Node, type Pair } from "./yaml-source.js";
+
+/** How to run one nameserver. */
+export interface NameServerProfile {
+  readonly host: string;
+  readonly port: number;
+  readonly bchost: string;
+  readonly bcport: number;
+  readonly broadcast: boolean;
+  /** Seconds between autoclean sweeps, 0 = off. */
+  readonly autoclean: number;
+  /** `memory`, `file:<path>` or `sqlite:<path>`. */
+  readonly storage: string;
+}
+
+/** The built-in profile, so `-l default` works without any file. */
+export const DEFAULT_PROFILE: NameServerProfile = {
+  host: "127.0.0.1",
+  port: 9090,
+  bchost: "0.0.0.0",
+  bcport: 9091,
+  broadcast: true,
+  autoclean: 0,
+  storage: "memory",
+};
+
+/** PyroLab's top-level sections; only `nameservers` is read by pyro-ts so far. */
+const SECTIONS = ["nameservers", "daemons", "services", "autolaunch"] as const;
+
+type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString";
+
+/** PyroLab's nameserver keys, plus `storage` (pyro-ts's `memory | file:<path> | sqlite:<path>`). */
+const KEYS: Readonly<Record<string, Kind>> = {
+  host: "string",
+  ns_port: "port",
+  ns_bchost: "optionalString",
+  ns_bcport: "port",
+  ns_autoclean: "seconds",
+  storage_type: "storageType",
+  storage_file: "optionalString",
+  storage: "string",
+  broadcast: "boolean",
+};
+
+const STORAGE_TYPES = ["memory", "sql", "sqlite", "dbm", "file"];
+
+function scalarValue(source: YamlSource, node: unknown, key: string, kind: Kind): unknown {
+  if (!isScalar(node)) throw source.error(node as Node, `${key} must be a single value, not a list or mapping`);
+  const value = node.value;
+  const fail = (expected: string): never => {
+    throw source.error(node, `${key} must be ${expected}, got ${JSON.stringify(value)}`);
+  };
+  switch (kind) {
+    case "string":
+      if (typeof value !== "string" || value === "") fail("a non-empty string");
+      return value;
+    case "optionalString":
+      if (value !== null && (typeof value !== "string" || value === "")) fail("a non-empty string or null");
+      return value;
+    case "port":
+      if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) fail("a port number (0-65535)");
+      return value;
+    case "seconds":
+      if (typeof value !== "number" || !(value >= 0)) fail("a number of seconds >= 0");
+      return value;
+    case "boolean":
+      if (typeof value !== "boolean") fail("true or false");
+      return value;
+    case "storageType":
+      if (typeof value !== "string" || !STORAGE_TYPES.includes(value)) fail(`one of ${STORAGE_TYPES.join(", ")}`);
+      return value;
+  }
+}
+
+function readProfile(source: YamlSource, name: string, node: Node | null): NameServerProfile {
+  const values: Record<string, unknown> = {};
+  if (node !== null && !(isScalar(node) && node.value === null)) {
+    if (!isMap(node)) throw source.error(node, `nameserver profile ${JSON.stringify(name)} must be a mapping of settings`);
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : "";
+      const kind = KEYS[key];
+      if (!kind) {
+        const suggestion = nearest(key, Object.keys(KEYS));
+        throw source.error(pair as Pair, `unknown key ${JSON.stringify(key)} in nameserver profile ${JSON.stringify(name)}${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ""}`);
+      }
+      values[key] = scalarValue(source, pair.value, key, kind);
+    }
+  }
+  const storageType = (values.storage_type as string | undefined) ?? "memory";
+  const storageFile = values.storage_file as string | null | undefined;
+  let storage = values.storage as string | undefined;
+  if (storage === undefined) {
+    if (storageType === "memory") storage = "memory";
+    else if (!storageFile) throw source.error(node, `storage_type ${storageType} in profile ${JSON.stringify(name)} needs storage_file`);
+    else storage = `${storageType === "sql" || storageType === "sqlite" ? "sqlite" : "file"}:${resolve(storageFile)}`;
+  }
+  return {
+    host: (values.host as string | undefined) ?? DEFAULT_PROFILE.host,
+    port: (values.ns_port as number | undefined) ?? DEFAULT_PROFILE.port,
+    bchost: (values.ns_bchost as string | null | undefined) ?? DEFAULT_PROFILE.bchost,
+    bcport: (values.ns_bcport as number | undefined) ?? DEFAULT_PROFILE.bcport,
+    broadcast: (values.broadcast as boolean | undefined) ?? DEFAULT_PROFILE.broadcast,
+    autoclean: (values.ns_autoclean as number | undefined) ?? DEFAULT_PROFILE.autoclean,
+    storage,
+  };
+}
+
+/** Reads the nameserver profiles of a config file, PyroLab's format (a list of single-key mappings, or a mapping). */
+export function readNameServerProfiles(source: YamlSource): Map<string, NameServerProfile> {
+  const profiles = new Map<string, NameServerProfile>();
+  const root = source.root;
+  if (root === null) return profiles;
+  if (!isMap(root)) throw source.error(root, `a config file is a mapping with the sections ${SECTIONS.join(", ")}`);
+  for (const pair of root.items) {
+    const section = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!(SECTIONS as readonly string[]).includes(section)) {
+      const suggestion = nearest(section, SECTIONS);
+      throw source.error(pair as Pair, `unknown section ${JSON.stringify(section)}${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ""}`);
+    }
+  }
+  const section = root.get("nameservers", true) as Node | undefined;
+  if (section === undefined || (isScalar(section) && section.value === null)) return profiles;
+  const add = (keyNode: unknown, value: Node | null): void => {
+    const name = isScalar(keyNode) ? String(keyNode.value) : "";
+    if (!name) throw source.error(keyNode as Node, "a nameserver profile needs a name");
+    if (profiles.has(name)) throw source.error(keyNode as Node, `nameserver profile ${JSON.stringify(name)} is defined twice`);
+    profiles.set(name, readProfile(source, name, value));
+  };
+  if (isSeq(section)) {
+    for (const item of section.items) {
+      if (!isMap(item) || item.items.length !== 1) throw source.error(item as Node, "each item of the nameservers list must be a single `name: {settings}` mapping");
+      const only = item.items[0]!;
+      add(only.key, only.value as Node | null);
+    }
+  } else if (isMap(section)) {
+    for (const pair of section.items) add(pair.key, pair.value as Node | null);
+  } else {
+    throw source.error(section, "nameservers must be a list of `name: {settings}` or a mapping");
+  }
+  return profiles;
+}
+
+/** The config file to use: the explicit one, else PYRO_TS_CONFIG, else ./pyro-ts.yml if present. */
+export function findConfigFile(explicit?: string): string | undefined {
+  if (explicit) return explicit;
+  if (process.env.PYRO_TS_CONFIG) return process.env.PYRO_TS_CONFIG;
+  return existsSync("pyro-ts.yml") ? "pyro-ts.yml" : undefined;
+}
+
+/** A named nameserver profile from the config file, or the built-in `default`. */
+export function nameServerProfile(name: string, configFile?: string): NameServerProfile {
+  const file = findConfigFile(configFile);
+  const profiles = file ? readNameServerProfiles(YamlSource.read(file)) : new Map<string, NameServerProfile>();
+  const found = profiles.get(name) ?? (name === "default" ? DEFAULT_PROFILE : undefined);
+  if (found) return found;
+  const known = [...new Set([...profiles.keys(), "default"])];
+  const suggestion = nearest(name, known);
+  throw new ConfigError(
+    `${file ?? "no config file"}: no nameserver profile ${JSON.stringify(name)} (profiles: ${known.join(", ")}${suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : ""})`,
+  );
+}
