@@ -229,16 +229,17 @@ export class Daemon {
     const oneway = peekOneway(frames);
     const size = messageSize(frames);
     if (size > this.#options.maxMessageSize) {
-      if (!oneway) {
-        this.#replyError(peer, peekCorrelationId(frames) ?? 0, new MessageTooLargeError(`message of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
-      }
+      const error = new MessageTooLargeError(`message of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`);
+      if (oneway) this.#onError(error, "a oneway call was dropped");
+      else this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
       return;
     }
     let message;
     try {
       message = decodeMessage(frames);
     } catch (error) {
-      if (!oneway) this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
+      if (oneway) this.#onError(error, "a oneway call was dropped");
+      else this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
       return;
     }
     switch (message.kind) {

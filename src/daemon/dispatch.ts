@@ -1,4 +1,4 @@
-import { UnknownMemberError } from "../errors.js";
+import { ProtocolError, UnknownMemberError } from "../errors.js";
 import type { ExposedShape } from "./introspect.js";
 
 /** One request addressed to an object, its arguments already decoded. */
@@ -25,7 +25,7 @@ export async function dispatch(objectId: string, instance: object, shape: Expose
   switch (request.kind) {
     case "call": {
       if (!shape.methods.has(request.member)) unknownMember(objectId, shape, request.member, "method");
-      if (!Array.isArray(request.args)) throw new TypeError("call arguments must be an array");
+      if (!Array.isArray(request.args)) throw new ProtocolError("call arguments must be an array");
       const method = target[request.member] as (...args: unknown[]) => unknown;
       return await method.apply(instance, request.args);
     }
