@@ -1,0 +1,47 @@
+/** Timing helpers shared by the benchmarks. */
+
+export interface Rate {
+  readonly count: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+}
+
+export async function timed(count: number, run: () => Promise<void>): Promise<Rate> {
+  const start = process.hrtime.bigint();
+  await run();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { count, seconds, perSecond: count / seconds };
+}
+
+/** Runs `once` `count` times sequentially, recording each latency in µs. */
+export async function latencies(count: number, once: () => Promise<unknown>): Promise<{ rate: Rate; p50: number; p99: number }> {
+  const samples = new Float64Array(count);
+  const rate = await timed(count, async () => {
+    for (let i = 0; i < count; i++) {
+      const t = process.hrtime.bigint();
+      await once();
+      samples[i] = Number(process.hrtime.bigint() - t) / 1000;
+    }
+  });
+  samples.sort();
+  return { rate, p50: samples[Math.floor(count * 0.5)]!, p99: samples[Math.min(count - 1, Math.floor(count * 0.99))]! };
+}
+
+/** Keeps `window` calls in flight until `count` completed. */
+export async function pipelined(count: number, window: number, call: () => Promise<unknown>): Promise<Rate> {
+  return timed(count, async () => {
+    let started = 0;
+    const lane = async (): Promise<void> => {
+      while (started < count) {
+        started++;
+        await call();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
+  });
+}
+
+/** user+sys µs between two cpuUsage readings. */
+export function cpuMicros(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage): number {
+  return after.user - before.user + (after.system - before.system);
+}

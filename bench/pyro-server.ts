@@ -1,0 +1,16 @@
+/** Child process: a daemon serving BenchObject, and a nameserver with one name. Prints one JSON line. */
+import { Daemon, startNameServer } from "../src/index.js";
+import { BenchObject } from "./bench-object.js";
+
+// 64 MiB Buffers plus their header need more than the default 64 MiB limit.
+const daemon = new Daemon({ host: "127.0.0.1", port: 0, maxMessageSize: 128 * 1024 * 1024 });
+const uri = daemon.register(new BenchObject(), "bench");
+await daemon.start();
+const ns = await startNameServer({ port: 0, broadcast: false });
+ns.nameserver.register("bench.object", uri);
+process.stdout.write(`${JSON.stringify({ uri, ns: ns.uri.split("@")[1] })}\n`);
+process.stdin.resume();
+process.stdin.once("end", async () => {
+  await ns.close();
+  await daemon.close();
+});

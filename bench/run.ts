@@ -1,0 +1,36 @@
+/**
+ * npm run bench [-- --quick] [-- --json file]: every pyro-ts figure beside a baseline measured
+ * in the same run (a raw zeromq.js ROUTER/DEALER echo with the same payload and process
+ * layout, unless the line says otherwise), and their ratio (>1 means pyro-ts is better).
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { rpcBenchmarks, type Figure, type Sizes } from "./rpc-benchmarks.js";
+import { storeBenchmarks } from "./store-benchmarks.js";
+
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "string" } } });
+
+const QUICK: Sizes = { sequential: 2000, pipelined: 5000, oneway: 10_000, loadMs: 1000, signals: 2000, mib1: 20, mib64: 1, lookups: 1000 };
+const FULL: Sizes = { sequential: 20_000, pipelined: 100_000, oneway: 200_000, loadMs: 5000, signals: 20_000, mib1: 300, mib64: 5, lookups: 10_000 };
+
+function format(n: number): string {
+  if (n >= 100) return Math.round(n).toLocaleString("en-US");
+  return n.toPrecision(3);
+}
+
+function table(figures: readonly Figure[]): string {
+  const rows = [
+    ["figure", "pyro-ts", "baseline", "ratio", "target", "baseline is"],
+    ...figures.map((f) => [f.name, `${format(f.pyro)} ${f.unit}`, `${format(f.baseline)} ${f.unit}`, f.ratio.toFixed(2), f.target === undefined ? "" : `>= ${f.target}`, f.baselineName]),
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 || c === 5 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
+}
+
+const started = Date.now();
+const sizes = values.quick ? QUICK : FULL;
+const figures = [...(await rpcBenchmarks(sizes)), ...storeBenchmarks(values.quick ? 10_000 : 100_000)];
+process.stdout.write(`${table(figures)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
+if (values.json) {
+  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures }, null, 2)}\n`);
+}

@@ -1,0 +1,32 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+// Keeps `npm run bench` from rotting: the quick mode runs every benchmark once. No timing is asserted.
+it("npm run bench --quick measures every figure beside its baseline", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "pyro-ts-bench-test-"));
+  try {
+    const file = join(dir, "bench.json");
+    const { stdout } = await run(process.execPath, ["--expose-gc", "dist/bench/run.js", "--quick", "--json", file], { timeout: 60_000 });
+    expect(stdout).toMatch(/^figure\s+pyro-ts\s+baseline\s+ratio/);
+    const report = JSON.parse(readFileSync(file, "utf8")) as { quick: boolean; figures: { name: string; pyro: number; baseline: number; ratio: number }[] };
+    expect(report.quick).toBe(true);
+    const names = report.figures.map((f) => f.name);
+    for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "oneway calls", "10 client processes", "signal fan-out to 10", "64 MiB Buffer transfer", "nameserver lookups", "memory per registration (memory store)"]) {
+      expect(names).toContain(expected);
+    }
+    expect(names.filter((n) => n.startsWith("list by prefix"))).toHaveLength(3);
+    for (const figure of report.figures) {
+      expect(figure.pyro, figure.name).toBeGreaterThan(0);
+      expect(figure.baseline, figure.name).toBeGreaterThan(0);
+      expect(Number.isFinite(figure.ratio), figure.name).toBe(true);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 90_000);
