@@ -28,10 +28,34 @@ export class SendQueue {
 
   /** Resolves once the socket has taken the message. */
   send(frames: OutFrame[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ frames, resolve, reject });
-      if (!this.#busy) void this.#pump();
-    });
+    if (!this.#busy) {
+      // Fast path: nothing in flight, hand the message straight to the socket.
+      this.#busy = true;
+      let sent: Promise<void>;
+      try {
+        sent = this.#writer.send(frames);
+      } catch (error) {
+        this.#next();
+        return Promise.reject(error);
+      }
+      sent.then(this.#next, this.#next);
+      return sent;
+    }
+    return new Promise((resolve, reject) => this.#queue.push({ frames, resolve, reject }));
+  }
+
+  readonly #next = (): void => {
+    if (this.#head < this.#queue.length) void this.#pump();
+    else this.#idleNow();
+  };
+
+  #idleNow(): void {
+    this.#queue = [];
+    this.#head = 0;
+    this.#busy = false;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
   }
 
   get length(): number {
@@ -53,7 +77,6 @@ export class SendQueue {
   }
 
   async #pump(): Promise<void> {
-    this.#busy = true;
     while (this.#head < this.#queue.length) {
       const next = this.#queue[this.#head++]!;
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
@@ -67,11 +90,6 @@ export class SendQueue {
         next.reject(error);
       }
     }
-    this.#queue = [];
-    this.#head = 0;
-    this.#busy = false;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const resolve of idle) resolve();
+    this.#idleNow();
   }
 }
