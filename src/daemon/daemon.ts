@@ -126,7 +126,10 @@ export class Daemon {
     const uri = this.uriFor(objectId);
     if (keeper) {
       this.#namesOf.set(objectId, [...(this.#namesOf.get(objectId) ?? []), options.name!]);
-      keeper.add(options.name!, uri, metadata!).catch((error: unknown) => this.#onError(error, `registering ${options.name} in the nameserver failed`));
+      const name = options.name!;
+      // Running already: find the nameserver now (start() does it otherwise); add() registers at once then.
+      const ready = this.#state === "running" ? keeper.start() : Promise.resolve();
+      ready.then(() => keeper.add(name, uri, metadata!)).catch((error: unknown) => this.#onError(error, `registering ${name} in the nameserver failed`));
     }
     return uri;
   }

@@ -19,7 +19,7 @@ export interface LocateOptions extends ConnectOptions {
   readonly broadcast?: boolean | readonly string[];
   /** UDP port of the broadcast responders. Default 9091. */
   readonly bcport?: number;
-  /** How long each attempt may take, in ms. Default 1500. */
+  /** How long each attempt may take, in ms. Default 2000 (above the 1 s reconnect backoff). */
   readonly locateTimeout?: number;
 }
 
@@ -86,7 +86,7 @@ async function attempt(uri: string, options: LocateOptions, timeout: number): Pr
  * address is tried; otherwise the given host, then localhost, then a UDP broadcast.
  */
 export async function locateNs(options: LocateOptions = {}): Promise<Remote<NameServer>> {
-  const timeout = options.locateTimeout ?? 1500;
+  const timeout = options.locateTimeout ?? 2000;
   const explicit = options.ns ?? process.env.PYRO_TS_NS;
   if (explicit) {
     const { host, port } = parseHostPort(explicit);

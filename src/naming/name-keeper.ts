@@ -20,6 +20,7 @@ export class NameKeeper {
   readonly #names = new Map<string, Kept>();
   #ns: Remote<NameServer> | undefined;
   #state: "idle" | "running" | "closed" = "idle";
+  #starting: Promise<void> | undefined;
 
   constructor(options: LocateOptions, onError: (error: unknown, context: string) => void) {
     this.#options = options;
@@ -46,8 +47,13 @@ export class NameKeeper {
     return this.#names.has(name);
   }
 
-  /** Finds the nameserver and registers every name. */
-  async start(): Promise<void> {
+  /** Finds the nameserver and registers every name; concurrent calls share one start. */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     if (this.#state !== "idle") return;
     const ns = await locateNs(this.#options);
     this.#ns = ns;

@@ -59,8 +59,8 @@ export class NameServer {
     this.#storage = storage;
   }
 
-  /** Records the nameserver's own URI under its protected name. */
-  registerSelf(uri: string): void {
+  /** Records the nameserver's own URI under its protected name. Local only: `_` members are never remote. */
+  _registerSelf(uri: string): void {
     this.#storage.put({ name: NAMESERVER_NAME, uri: checkedUri(uri), metadata: [] });
   }
 
@@ -100,6 +100,8 @@ export class NameServer {
     if (typeof target === "string") {
       names = [validateName(target)];
     } else if (target && typeof target === "object" && ("prefix" in target || "regex" in target)) {
+      // Pyro removes nothing for an empty prefix; refusing says so instead of emptying the nameserver.
+      if ("prefix" in target && !target.prefix) throw new NamingError("remove needs a non-empty prefix");
       names = this.#storage.list(this.#query(target)).map((r) => r.name);
     } else {
       throw new NamingError("remove needs a name, { prefix } or { regex }");
@@ -129,8 +131,9 @@ export class NameServer {
     return {
       ...(o.prefix !== undefined && { prefix: o.prefix }),
       ...(o.regex !== undefined && { regex: compileNameRegex(o.regex) }),
-      ...(o.metadataAll !== undefined && { metadataAll: validateTags(o.metadataAll) }),
-      ...(o.metadataAny !== undefined && { metadataAny: validateTags(o.metadataAny) }),
+      // An empty tag list is no filter at all, as in Pyro, whatever the store.
+      ...(o.metadataAll !== undefined && validateTags(o.metadataAll).length > 0 && { metadataAll: validateTags(o.metadataAll) }),
+      ...(o.metadataAny !== undefined && validateTags(o.metadataAny).length > 0 && { metadataAny: validateTags(o.metadataAny) }),
     };
   }
 }

@@ -16,6 +16,8 @@ export function compileNameRegex(pattern: string): RegExp {
   if (typeof pattern !== "string") throw new NamingError("regex must be a string");
   if (pattern.length > MAX_REGEX_LENGTH) throw new NamingError(`regex is longer than ${MAX_REGEX_LENGTH} characters`);
   try {
+    // Compiled alone first, so a pattern like "x)|(?:y" cannot escape the anchoring group.
+    new RegExp(pattern, "l");
     return new RegExp(`^(?:${pattern})`, "l");
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^Invalid regular expression: /, "") : String(error);

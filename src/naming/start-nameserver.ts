@@ -45,7 +45,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
     daemon = new Daemon({ ...options, host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_NS_PORT });
     const nameserver = new NameServer(storage);
     const uri = daemon.register(nameserver, NAMESERVER_NAME);
-    nameserver.registerSelf(uri);
+    nameserver._registerSelf(uri);
     await daemon.start();
     if (options.broadcast !== false) {
       responder = await BroadcastResponder.start(uri, options.bchost ?? "0.0.0.0", options.bcport ?? DEFAULT_BROADCAST_PORT);

@@ -36,7 +36,7 @@ export class ClientSocket {
       // channel checks reply sizes itself and fails just that call.
       maxMessageSize: -1,
       reconnectInterval: 100,
-      reconnectMaxInterval: 2000,
+      reconnectMaxInterval: 1000,
     });
     this.#queue = new SendQueue(this.#dealer);
     // The observer must exist before connect() to see the first handshake.

@@ -35,6 +35,7 @@ export class FileStore implements NameStorage {
   put(registration: Registration): void {
     this.#append({ op: "put", r: registration });
     this.#index.put(registration);
+    this.#compactIfLarge();
   }
 
   putIfAbsent(registration: Registration): boolean {
@@ -46,14 +47,18 @@ export class FileStore implements NameStorage {
   setMetadata(name: string, metadata: readonly string[]): boolean {
     if (!this.#index.get(name)) return false;
     this.#append({ op: "meta", n: name, m: metadata });
-    return this.#index.setMetadata(name, metadata);
+    this.#index.setMetadata(name, metadata);
+    this.#compactIfLarge();
+    return true;
   }
 
   remove(names: readonly string[]): Registration[] {
     const present = names.filter((name) => this.#index.get(name));
     if (present.length === 0) return [];
     this.#append({ op: "del", n: present });
-    return this.#index.remove(present);
+    const removed = this.#index.remove(present);
+    this.#compactIfLarge();
+    return removed;
   }
 
   list(query: NameQuery): Registration[] {
@@ -70,7 +75,12 @@ export class FileStore implements NameStorage {
 
   #append(entry: JournalEntry): void {
     writeSync(this.#fd, `${JSON.stringify(entry)}\n`);
-    if (++this.#entries > 1000 && this.#entries > 4 * this.#index.count()) this.#compact();
+    this.#entries++;
+  }
+
+  /** Rewrites the journal when it holds several times more entries than live names (after the index changed). */
+  #compactIfLarge(): void {
+    if (this.#entries > 1000 && this.#entries > 4 * this.#index.count()) this.#compact();
   }
 
   #replay(): void {

@@ -1,25 +1,49 @@
 import { matchesTags, type NameQuery, type NameStorage, type Registration } from "./name-storage.js";
 
+/**
+ * Compares strings by code point, as SQLite's BINARY collation does on UTF-8, so every
+ * store orders names alike (JS `<` compares UTF-16 code units: astral characters would
+ * sort before U+E000–U+FFFF).
+ */
+export function compareNames(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x += x < 0xe000 ? 0x2000 : -0x800;
+    if (y >= 0xd800) y += y < 0xe000 ? 0x2000 : -0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** First index in `sorted` whose value is >= `value`. */
 function lowerBound(sorted: readonly string[], value: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
+    if (compareNames(sorted[mid]!, value) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
 /**
- * Registrations in memory, with a sorted name index (prefix queries by binary search)
- * and an inverted tag index (metadata queries touch only tagged names).
+ * Registrations in memory, with a sorted name index (prefix queries by binary search) and
+ * an inverted tag index (metadata queries touch only tagged names). Inserts and removals
+ * are O(1): new names wait in a small unsorted list and removed ones stay in the sorted
+ * index as stale entries, until the next query merges and compacts.
  */
 export class MemoryStore implements NameStorage {
   readonly #byName = new Map<string, Registration>();
-  #sorted: string[] = [];
   readonly #byTag = new Map<string, Set<string>>();
+  /** Sorted names; may hold removed (stale) names, skipped when read. */
+  #sorted: string[] = [];
+  /** Names added since the last merge, unsorted. */
+  #added: string[] = [];
+  #stale = 0;
 
   get(name: string): Registration | undefined {
     return this.#byName.get(name);
@@ -28,7 +52,7 @@ export class MemoryStore implements NameStorage {
   put(registration: Registration): void {
     const previous = this.#byName.get(registration.name);
     if (previous) this.#unindexTags(previous);
-    else this.#sorted.splice(lowerBound(this.#sorted, registration.name), 0, registration.name);
+    else this.#added.push(registration.name);
     this.#byName.set(registration.name, registration);
     this.#indexTags(registration);
   }
@@ -54,18 +78,18 @@ export class MemoryStore implements NameStorage {
       this.#byName.delete(name);
       this.#unindexTags(registration);
       removed.push(registration);
+      this.#stale++;
     }
-    if (removed.length === 1) this.#sorted.splice(lowerBound(this.#sorted, removed[0]!.name), 1);
-    else if (removed.length > 1) this.#sorted = this.#sorted.filter((name) => this.#byName.has(name));
     return removed;
   }
 
   list(query: NameQuery): Registration[] {
     const results: Registration[] = [];
     for (const name of this.#candidates(query)) {
+      const registration = this.#byName.get(name);
+      if (!registration) continue; // a stale entry of the sorted index
       if (query.prefix !== undefined && !name.startsWith(query.prefix)) continue;
       if (query.regex && !query.regex.test(name)) continue;
-      const registration = this.#byName.get(name)!;
       if (matchesTags(registration, query)) results.push(registration);
     }
     return results;
@@ -82,20 +106,42 @@ export class MemoryStore implements NameStorage {
     if (query.metadataAll?.length) {
       const sets = query.metadataAll.map((tag) => this.#byTag.get(tag) ?? new Set<string>());
       const smallest = sets.reduce((a, b) => (a.size <= b.size ? a : b));
-      return [...smallest].sort();
+      return [...smallest].sort(compareNames);
     }
     if (query.metadataAny?.length) {
       const union = new Set<string>();
       for (const tag of query.metadataAny) for (const name of this.#byTag.get(tag) ?? []) union.add(name);
-      return [...union].sort();
+      return [...union].sort(compareNames);
     }
+    const sorted = this.#merged();
     if (query.prefix) {
-      const start = lowerBound(this.#sorted, query.prefix);
+      const start = lowerBound(sorted, query.prefix);
       let end = start;
-      while (end < this.#sorted.length && this.#sorted[end]!.startsWith(query.prefix)) end++;
-      return this.#sorted.slice(start, end);
+      while (end < sorted.length && sorted[end]!.startsWith(query.prefix)) end++;
+      return sorted.slice(start, end);
     }
-    return this.#sorted;
+    return sorted;
+  }
+
+  /** The sorted index with recent additions merged in and stale names dropped. */
+  #merged(): string[] {
+    if (this.#added.length === 0 && this.#stale === 0) return this.#sorted;
+    const added = this.#added.sort(compareNames);
+    const merged: string[] = [];
+    let i = 0;
+    let j = 0;
+    const push = (name: string): void => {
+      // Skip removed names and duplicates (a name removed and added again).
+      if (this.#byName.has(name) && merged[merged.length - 1] !== name) merged.push(name);
+    };
+    while (i < this.#sorted.length || j < added.length) {
+      if (j >= added.length || (i < this.#sorted.length && compareNames(this.#sorted[i]!, added[j]!) <= 0)) push(this.#sorted[i++]!);
+      else push(added[j++]!);
+    }
+    this.#sorted = merged;
+    this.#added = [];
+    this.#stale = 0;
+    return merged;
   }
 
   #indexTags(registration: Registration): void {

@@ -46,7 +46,8 @@ export function normalizeTags(tags: Iterable<string>): string[] {
 
 /** Whether a registration matches a query's tag criteria. */
 export function matchesTags(registration: Registration, query: NameQuery): boolean {
-  if (query.metadataAll && !query.metadataAll.every((tag) => registration.metadata.includes(tag))) return false;
-  if (query.metadataAny && !query.metadataAny.some((tag) => registration.metadata.includes(tag))) return false;
+  // An empty tag list is no criterion, as in Pyro.
+  if (query.metadataAll?.length && !query.metadataAll.every((tag) => registration.metadata.includes(tag))) return false;
+  if (query.metadataAny?.length && !query.metadataAny.some((tag) => registration.metadata.includes(tag))) return false;
   return true;
 }

@@ -108,8 +108,9 @@ export class SqliteStore implements NameStorage {
     const params: (string | number)[] = [];
     if (query.prefix) {
       // A range on the primary key: an index scan, unlike LIKE.
-      where.push("r.name >= ? AND r.name < ?");
-      params.push(query.prefix, `${query.prefix}\u{10FFFF}`);
+      const end = prefixSuccessor(query.prefix);
+      where.push(end === undefined ? "r.name >= ?" : "r.name >= ? AND r.name < ?");
+      params.push(query.prefix, ...(end === undefined ? [] : [end]));
     }
     if (query.metadataAll?.length) {
       const tags = [...new Set(query.metadataAll)];
@@ -142,6 +143,19 @@ export class SqliteStore implements NameStorage {
     this.#clearTags.run(name);
     for (const tag of tags) this.#addTag.run(name, tag);
   }
+}
+
+/**
+ * The smallest string above every string that starts with `prefix`, in code point order
+ * (SQLite's BINARY order on UTF-8): the prefix with its last code point incremented.
+ */
+function prefixSuccessor(prefix: string): string | undefined {
+  const points = [...prefix];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) return points.join("") + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return undefined;
 }
 
 function toRegistration(row: Row): Registration {
