@@ -10,8 +10,8 @@ import { storeBenchmarks } from "./store-benchmarks.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "string" } } });
 
-const QUICK: Sizes = { sequential: 2000, pipelined: 5000, oneway: 10_000, loadMs: 1000, signals: 2000, mib1: 20, mib64: 1, lookups: 1000 };
-const FULL: Sizes = { sequential: 20_000, pipelined: 100_000, oneway: 200_000, loadMs: 5000, signals: 20_000, mib1: 300, mib64: 5, lookups: 10_000 };
+const QUICK: Sizes = { warmup: 2000, sequential: 2000, pipelined: 5000, oneway: 10_000, loadMs: 1000, signals: 2000, mib1: 20, mib64: 1, lookups: 1000 };
+const FULL: Sizes = { warmup: 10_000, sequential: 20_000, pipelined: 100_000, oneway: 200_000, loadMs: 5000, signals: 20_000, mib1: 300, mib64: 5, lookups: 10_000 };
 
 function format(n: number): string {
   if (n >= 100) return Math.round(n).toLocaleString("en-US");

@@ -3,7 +3,7 @@ import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { DaemonError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, type Signal } from "../signal.js";
-import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelationId, peekOneway, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeMessage, exceedsSize, messageSize, outgoingSize, peekCorrelationId, peekOneway, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { ServerSocket } from "../transport/server-socket.js";
@@ -58,6 +58,10 @@ function locationOf(endpoint: string): Location {
   const match = /^tcp:\/\/(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
   if (!match) throw new DaemonError(`cannot read the bound address from ${endpoint}`);
   return { transport: "tcp", host: match[1] ?? match[2]!, port: Number(match[3]) };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
 
 function signalOf(objectId: string, instance: object, shape: ExposedShape, name: string): Signal<unknown[]> {
@@ -217,8 +221,8 @@ export class Daemon {
     } catch {
       frames = encodeMessage({ kind: "error", id, value: encodeValue(withoutProps(envelope)) });
     }
-    const size = outgoingSize(frames);
-    if (size > this.#options.maxMessageSize) {
+    if (exceedsSize(frames, this.#options.maxMessageSize)) {
+      const size = outgoingSize(frames);
       const tooLarge = new MessageTooLargeError(`the ${envelope.name} thrown (${size} bytes) exceeds the maximum message size of ${this.#options.maxMessageSize}`);
       frames = encodeMessage({ kind: "error", id, value: encodeValue(withoutProps(toEnvelope(tooLarge))) });
     }
@@ -263,33 +267,51 @@ export class Daemon {
     }
   }
 
-  async #serve(peer: Buffer, peerId: string, message: ObjectRequest): Promise<void> {
+  /** Runs a request; a method that returns synchronously is answered without a trip through the microtask queue. */
+  #serve(peer: Buffer, peerId: string, message: ObjectRequest): void {
     const oneway = message.kind === "call" && message.oneway;
     if (this.#state !== "running") {
       if (!oneway) this.#replyError(peer, message.id, new DaemonError("daemon is shutting down"));
       return;
     }
-    this.#inFlight++;
+    let result: unknown;
     try {
-      const result = await runInCallContext({ peerId, objectId: message.object }, () => this.#run(peer, peerId, message));
-      if (!oneway) this.#sendResult(peer, message.id, result);
+      result = runInCallContext({ peerId, objectId: message.object }, () => this.#run(peer, peerId, message));
     } catch (error) {
-      if (oneway) this.#onError(error, `oneway call ${message.object}.${message.member} failed`);
-      else this.#replyError(peer, message.id, error);
-    } finally {
-      if (--this.#inFlight === 0) this.#whenIdle?.();
+      this.#failed(peer, message, error);
+      return;
     }
+    if (!isThenable(result)) {
+      if (!oneway) this.#sendResult(peer, message.id, result);
+      return;
+    }
+    this.#inFlight++;
+    Promise.resolve(result)
+      .then(
+        (value) => {
+          if (!oneway) this.#sendResult(peer, message.id, value);
+        },
+        (error: unknown) => this.#failed(peer, message, error),
+      )
+      .finally(() => {
+        if (--this.#inFlight === 0) this.#whenIdle?.();
+      });
   }
 
-  #run(peer: Buffer, peerId: string, message: ObjectRequest): Promise<unknown> {
+  #failed(peer: Buffer, message: ObjectRequest, error: unknown): void {
+    if (message.kind === "call" && message.oneway) this.#onError(error, `oneway call ${message.object}.${message.member} failed`);
+    else this.#replyError(peer, message.id, error);
+  }
+
+  #run(peer: Buffer, peerId: string, message: ObjectRequest): unknown {
     const { instance, shape } = this.#registry.resolve(message.object, peerId);
     let request: Request;
     switch (message.kind) {
       case "subscribe":
         this.#signals.subscribe(peer, peerId, message.object, message.signal, signalOf(message.object, instance, shape, message.signal));
-        return Promise.resolve(null);
+        return null;
       case "unsubscribe":
-        return Promise.resolve(this.#signals.unsubscribe(peerId, message.object, message.signal));
+        return this.#signals.unsubscribe(peerId, message.object, message.signal);
       case "call":
         request = { kind: "call", member: message.member, args: decodeValue(message.args) };
         break;
@@ -311,9 +333,8 @@ export class Daemon {
       this.#replyError(peer, id, error);
       return;
     }
-    const size = outgoingSize(frames);
-    if (size > this.#options.maxMessageSize) {
-      this.#replyError(peer, id, new MessageTooLargeError(`result of ${size} bytes exceeds the maximum message size of ${this.#options.maxMessageSize}`));
+    if (exceedsSize(frames, this.#options.maxMessageSize)) {
+      this.#replyError(peer, id, new MessageTooLargeError(`result of ${outgoingSize(frames)} bytes exceeds the maximum message size of ${this.#options.maxMessageSize}`));
       return;
     }
     this.#reply(peer, frames);

@@ -17,21 +17,21 @@ function unknownMember(objectId: string, shape: ExposedShape, member: string, as
 }
 
 /**
- * Runs a request against the instance. Only names in the shape's allow-lists are looked up,
+ * Runs a request against the instance; returns the value, or the promise a method returned. Only names in the shape's allow-lists are looked up,
  * so `constructor`, `__proto__` or `_internal` can never be reached.
  */
-export async function dispatch(objectId: string, instance: object, shape: ExposedShape, request: Request): Promise<unknown> {
+export function dispatch(objectId: string, instance: object, shape: ExposedShape, request: Request): unknown {
   const target = instance as Record<string, unknown>;
   switch (request.kind) {
     case "call": {
       if (!shape.methods.has(request.member)) unknownMember(objectId, shape, request.member, "method");
       if (!Array.isArray(request.args)) throw new ProtocolError("call arguments must be an array");
       const method = target[request.member] as (...args: unknown[]) => unknown;
-      return await method.apply(instance, request.args);
+      return method.apply(instance, request.args);
     }
     case "get":
       if (!shape.attributes.has(request.member)) unknownMember(objectId, shape, request.member, "attribute");
-      return await target[request.member];
+      return target[request.member];
     case "set":
       if (!shape.writable.has(request.member)) unknownMember(objectId, shape, request.member, "writable attribute");
       target[request.member] = request.value;

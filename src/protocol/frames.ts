@@ -34,17 +34,18 @@ function header(kind: MessageKind, id: number, flags: number, attachments: numbe
   return h;
 }
 
-// One emission is sent to every subscriber: its value is stringified once.
-const jsonCache = new WeakMap<SerializedValue, string>();
+// A signal emission is encoded for every subscriber in a row: remembering the last value
+// stringifies it once, without the garbage a cache of many entries would make per call.
+let lastValue: SerializedValue | undefined;
+let lastText = "";
 
 function valueJson(value: SerializedValue): string {
-  let text = jsonCache.get(value);
-  if (text === undefined) {
+  if (value !== lastValue) {
     // Omit meta when superjson had nothing to annotate: the common case stays plain JSON.
-    text = value.meta === undefined ? JSON.stringify(value.json ?? null) : `${JSON.stringify(value.json ?? null)},${JSON.stringify(value.meta)}`;
-    jsonCache.set(value, text);
+    lastText = value.meta === undefined ? JSON.stringify(value.json ?? null) : `${JSON.stringify(value.json ?? null)},${JSON.stringify(value.meta)}`;
+    lastValue = value;
   }
-  return text;
+  return lastText;
 }
 
 function withPayload(kind: MessageKind, id: number, flags: number, prefix: string, payload: Payload): OutFrame[] {
@@ -103,6 +104,13 @@ export function outgoingSize(frames: readonly OutFrame[]): number {
   let size = 0;
   for (const f of frames) size += typeof f === "string" ? Buffer.byteLength(f) : f.length;
   return size;
+}
+
+/** Whether frames exceed `max` bytes; skips measuring UTF-8 when the string lengths alone settle it. */
+export function exceedsSize(frames: readonly OutFrame[], max: number): boolean {
+  let bound = 0;
+  for (const f of frames) bound += typeof f === "string" ? f.length * 3 : f.length;
+  return bound > max && outgoingSize(frames) > max;
 }
 
 function bad(problem: string): never {

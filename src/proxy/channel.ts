@@ -1,7 +1,7 @@
 import { fromEnvelope } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { ConnectionClosedError, MessageTooLargeError, ProtocolError, TimeoutError } from "../errors.js";
-import { decodeMessage, encodeMessage, messageSize, outgoingSize, peekCorrelationId, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeMessage, exceedsSize, messageSize, outgoingSize, peekCorrelationId, type OutFrame } from "../protocol/frames.js";
 import type { RequestMessage } from "../protocol/message.js";
 import { ClientSocket } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
@@ -102,11 +102,15 @@ export class Channel {
     const id = this.#allocateId();
     const message = { ...request, id } as Outgoing;
     const frames = encodeMessage(message);
-    const size = outgoingSize(frames);
-    if (size > this.#options.maxMessageSize) {
-      return Promise.reject(new MessageTooLargeError(`message of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
+    if (exceedsSize(frames, this.#options.maxMessageSize)) {
+      return Promise.reject(new MessageTooLargeError(`message of ${outgoingSize(frames)} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
     }
     const oneway = message.kind === "call" && message.oneway;
+    if (oneway && this.#socket.connected) {
+      // Nothing to wait for but the socket: no pending entry, no timer.
+      this.#lastSent = Date.now();
+      return this.#socket.send(frames);
+    }
     return new Promise((resolve, reject) => {
       const timer = timeoutMs > 0 && Number.isFinite(timeoutMs)
         ? setTimeout(() => this.#fail(id, new TimeoutError(`no reply to ${describe(message)} within ${timeoutMs} ms`)), timeoutMs)
