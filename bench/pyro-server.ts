@@ -3,7 +3,8 @@ import { Daemon, startNameServer } from "../src/index.js";
 import { BenchObject } from "./bench-object.js";
 
 // 64 MiB Buffers plus their header need more than the default 64 MiB limit.
-const daemon = new Daemon({ host: "127.0.0.1", port: 0, maxMessageSize: 128 * 1024 * 1024 });
+// A burst of emissions is queued whole rather than dropped, so fan-out counts every event.
+const daemon = new Daemon({ host: "127.0.0.1", port: 0, maxMessageSize: 128 * 1024 * 1024, maxQueuedEvents: 1_000_000 });
 const uri = daemon.register(new BenchObject(), "bench");
 await daemon.start();
 const ns = await startNameServer({ port: 0, broadcast: false });

@@ -42,6 +42,17 @@ interface PyroInfo {
   ns: string;
 }
 
+const WAIT_LIMIT_MS = 120_000;
+
+/** Waits for a condition, checking every turn of the event loop; fails after two minutes instead of spinning forever. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not complete within ${WAIT_LIMIT_MS} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Separate connections for the fan-out subscribers: proxies with equal options share one. */
 function ownConnection(i: number): { maxMessageSize: number } {
   return { maxMessageSize: 128 * 1024 * 1024 + i };
@@ -90,14 +101,16 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
     const rawBefore = Number((await raw.request(["b"]))[1]!.toString());
     const rawOneway = await timed(sizes.oneway, async () => {
       for (let i = 0; i < sizes.oneway; i++) void raw.send(["o", PAYLOAD]);
-      while (Number((await raw.request(["b"]))[1]!.toString()) < rawBefore + sizes.oneway);
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while (Number((await raw.request(["b"]))[1]!.toString()) < rawBefore + sizes.oneway && Date.now() < deadline);
     });
     const pyroBefore = await proxy.received();
     const pyroOneway = await timed(sizes.oneway, async () => {
       const sent: Promise<void>[] = [];
       for (let i = 0; i < sizes.oneway; i++) sent.push(proxy.sink(PAYLOAD));
       await Promise.all(sent);
-      while ((await proxy.received()) < pyroBefore + sizes.oneway);
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while ((await proxy.received()) < pyroBefore + sizes.oneway && Date.now() < deadline);
     });
     figures.push(higher("oneway calls", "calls/s", pyroOneway.perSecond, rawOneway.perSecond, "raw send", 0.7));
 
@@ -114,7 +127,7 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
       for (const s of rawSubs) await s.request(["s"]);
       const rawFan = await timed(sizes.signals * subscribers, async () => {
         void raw.send(["f", String(sizes.signals)]);
-        while (rawSubs.some((s) => s.unsolicited < sizes.signals)) await new Promise((r) => setImmediate(r));
+        await until(() => rawSubs.every((s) => s.unsolicited >= sizes.signals), "raw fan-out");
       });
       await Promise.all(rawSubs.map((s) => s.close()));
       const proxies: Remote<BenchObject>[] = [];
@@ -126,7 +139,7 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
       }
       const pyroFan = await timed(sizes.signals * subscribers, async () => {
         await proxy.emitTicks(sizes.signals);
-        while (counts.some((c) => c < sizes.signals)) await new Promise((r) => setImmediate(r));
+        await until(() => counts.every((c, i) => c + proxies[i]!.ticks.dropped >= sizes.signals), "pyro-ts fan-out");
       });
       await Promise.all(proxies.map((p) => p.$close()));
       figures.push(higher(`signal fan-out to ${subscribers}`, "events/s", pyroFan.perSecond, rawFan.perSecond, "raw router sends"));

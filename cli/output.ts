@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { PyroError, RemoteError } from "../src/index.js";
+import { MAX_AUTOCLEAN_SECONDS } from "../src/naming/autoclean.js";
 
 /** Exit codes: 0 ok, 1 a remote or user error, 2 a usage error. */
 export const EXIT_ERROR = 1;
@@ -28,6 +29,7 @@ export function show(value: unknown): string {
 export function describeError(error: unknown): string {
   if (error instanceof RemoteError) return `remote ${error.name}: ${error.message}`;
   if (error instanceof PyroError) return `${error.name}: ${error.message}`;
+  if (error instanceof UsageError) return error.message;
   if (error instanceof Error) return error.stack ?? error.message;
   return String(error);
 }
@@ -37,6 +39,22 @@ export function commaList(value: string): string[] {
   const items = value.split(",").map((s) => s.trim()).filter(Boolean);
   if (items.length === 0) throw new InvalidArgumentError("expected a comma-separated list");
   return items;
+}
+
+/** A positive number option (timeouts). */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a number > 0");
+  return n;
+}
+
+/** An autoclean period: 0 (off) or 1 s to about 24 days (the longest Node timer). */
+export function autocleanSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || (n !== 0 && (n < 1 || n > MAX_AUTOCLEAN_SECONDS))) {
+    throw new InvalidArgumentError(`expected 0 (off) or a number of seconds from 1 to ${MAX_AUTOCLEAN_SECONDS}`);
+  }
+  return n;
 }
 
 /** A non-negative number option. */

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { connect, resolve, type ObjectMetadata } from "../../src/index.js";
 import type { NsFlags } from "../nameserver-client.js";
-import { print, show, UsageError } from "../output.js";
+import { positiveNumber, print, show, UsageError } from "../output.js";
 
 /** A name, or a PYRO/PYRONAME/PYROMETA URI as it is. */
 function uriOf(target: string): string {
@@ -27,7 +27,7 @@ export function callCommand(program: Command): void {
     .argument("<member>", "method or attribute")
     .argument("[args...]", "arguments, parsed as JSON (text that is not JSON is a string)")
     .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
-    .option("--timeout <ms>", "call timeout in ms", (v) => Number(v), 30_000)
+    .option("--timeout <ms>", "call timeout in ms", positiveNumber, 30_000)
     .option("--json", "print the result as JSON")
     .action(async (target: string, member: string, args: string[], flags: NsFlags & { timeout: number; json?: boolean }) => {
       const options = { ...(flags.ns && { ns: flags.ns }), timeout: flags.timeout };

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { startNameServer } from "../../src/index.js";
-import { nameServerProfile } from "../../src/config/nameserver-profiles.js";
-import { nonNegativeNumber, port } from "../output.js";
+import { mkdirSync } from "node:fs";
+import { defaultDataDirectory, nameServerProfile } from "../../src/config/nameserver-profiles.js";
+import { autocleanSeconds, port } from "../output.js";
 
 interface NameServerFlags {
   config?: string;
@@ -27,16 +28,19 @@ export function nameserverCommand(program: Command): void {
     .option("--bcport <port>", "broadcast responder UDP port (profile: ns_bcport)", port)
     .option("-x, --no-broadcast", "do not answer broadcast lookups")
     .option("-s, --storage <spec>", "memory, file:<path> or sqlite:<path>")
-    .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", nonNegativeNumber)
+    .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", autocleanSeconds)
     .action(async (flags: NameServerFlags) => {
       const profile = nameServerProfile(flags.profile, flags.config);
+      const storage = flags.storage ?? profile.storage;
+      // The default data directory (sql or dbm storage without a file) is ours to create.
+      if (storage.includes(defaultDataDirectory())) mkdirSync(defaultDataDirectory(), { recursive: true });
       const ns = await startNameServer({
         host: flags.host ?? profile.host,
         port: flags.port ?? profile.port,
         bchost: flags.bchost ?? profile.bchost,
         bcport: flags.bcport ?? profile.bcport,
         broadcast: flags.broadcast === false ? false : profile.broadcast,
-        storage: flags.storage ?? profile.storage,
+        storage,
         autoclean: flags.autoclean ?? profile.autoclean,
       });
       process.stdout.write(`nameserver running at ${ns.uri}\n`);

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { MAX_AUTOCLEAN_SECONDS } from "../naming/autoclean.js";
 import { ConfigError } from "./config-error.js";
 import { nearest } from "./nearest.js";
 import { isMap, isScalar, isSeq, YamlSource, type Node, type Pair } from "./yaml-source.js";
@@ -28,12 +30,16 @@ export const DEFAULT_PROFILE: NameServerProfile = {
   storage: "memory",
 };
 
-/** PyroLab's top-level sections; only `nameservers` is read by pyro-ts so far. */
-const SECTIONS = ["nameservers", "daemons", "services", "autolaunch"] as const;
+/** PyroLab's top-level keys; only `nameservers` is read by pyro-ts so far. */
+const SECTIONS = ["nameservers", "daemons", "services", "autolaunch", "version"] as const;
 
 type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString";
 
-/** PyroLab's nameserver keys, plus `storage` (pyro-ts's `memory | file:<path> | sqlite:<path>`). */
+/**
+ * PyroLab's nameserver keys, as its versions spell them (`storage_file` or
+ * `storage_filename`; `storage_type`, or `storage` naming a type), plus `storage` as
+ * pyro-ts's own spec (`memory | file:<path> | sqlite:<path>`).
+ */
 const KEYS: Readonly<Record<string, Kind>> = {
   host: "string",
   ns_port: "port",
@@ -42,9 +48,19 @@ const KEYS: Readonly<Record<string, Kind>> = {
   ns_autoclean: "seconds",
   storage_type: "storageType",
   storage_file: "optionalString",
+  storage_filename: "optionalString",
   storage: "string",
   broadcast: "boolean",
 };
+
+/** Where sql and dbm storage go when a profile names no file, as PyroLab keeps them in a data directory. */
+export function defaultDataDirectory(): string {
+  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "pyro-ts", "nameserver");
+}
+
+function defaultStorageFile(kind: "sqlite" | "file"): string {
+  return join(defaultDataDirectory(), kind === "sqlite" ? "storage.sql" : "storage.journal");
+}
 
 const STORAGE_TYPES = ["memory", "sql", "sqlite", "dbm", "file"];
 
@@ -65,7 +81,9 @@ function scalarValue(source: YamlSource, node: unknown, key: string, kind: Kind)
       if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) fail("a port number (0-65535)");
       return value;
     case "seconds":
-      if (typeof value !== "number" || !(value >= 0)) fail("a number of seconds >= 0");
+      if (typeof value !== "number" || !(value === 0 || (value >= 1 && value <= MAX_AUTOCLEAN_SECONDS))) {
+        fail(`0 (off) or a number of seconds from 1 to ${MAX_AUTOCLEAN_SECONDS}`);
+      }
       return value;
     case "boolean":
       if (typeof value !== "boolean") fail("true or false");
@@ -90,13 +108,15 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
       values[key] = scalarValue(source, pair.value, key, kind);
     }
   }
-  const storageType = (values.storage_type as string | undefined) ?? "memory";
-  const storageFile = values.storage_file as string | null | undefined;
-  let storage = values.storage as string | undefined;
+  // `storage: sql` is PyroLab's newer spelling of storage_type; `storage: sqlite:<path>` is ours.
+  const storageKey = values.storage as string | undefined;
+  const storageIsType = storageKey !== undefined && STORAGE_TYPES.includes(storageKey);
+  const storageType = (values.storage_type as string | undefined) ?? (storageIsType ? storageKey : undefined) ?? "memory";
+  const storageFile = (values.storage_file ?? values.storage_filename) as string | null | undefined;
+  let storage = storageIsType ? undefined : storageKey;
   if (storage === undefined) {
-    if (storageType === "memory") storage = "memory";
-    else if (!storageFile) throw source.error(node, `storage_type ${storageType} in profile ${JSON.stringify(name)} needs storage_file`);
-    else storage = `${storageType === "sql" || storageType === "sqlite" ? "sqlite" : "file"}:${resolve(storageFile)}`;
+    const kind = storageType === "sql" || storageType === "sqlite" ? "sqlite" : "file";
+    storage = storageType === "memory" ? "memory" : `${kind}:${storageFile ? resolve(storageFile) : defaultStorageFile(kind)}`;
   }
   return {
     host: (values.host as string | undefined) ?? DEFAULT_PROFILE.host,

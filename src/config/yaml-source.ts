@@ -29,7 +29,7 @@ export class YamlSource {
     const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const problem = document.errors[0];
     if (problem) {
-      const line = problem.linePos?.[0]?.line;
+      const line = lines.linePos(problem.pos[0]).line;
       throw new ConfigError(`${file}${line ? `:${line}` : ""}: invalid YAML: ${problem.message.split("\n")[0]}`);
     }
     return new YamlSource(file, (document.contents as Node | null) ?? null, lines);

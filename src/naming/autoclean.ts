@@ -5,6 +5,9 @@ import { endpointOf, parseUri } from "../uri.js";
 import { NAMESERVER_NAME } from "./names.js";
 import type { NameServer } from "./nameserver.js";
 
+/** The longest period a Node timer can wait (2^31-1 ms), in seconds. */
+export const MAX_AUTOCLEAN_SECONDS = 2_147_483;
+
 interface Checked {
   readonly name: string;
   readonly objectId: string;
@@ -42,10 +45,12 @@ export class Autocleaner {
   #stopped = false;
 
   constructor(nameserver: NameServer, options: AutocleanOptions) {
-    if (!(options.interval >= 1)) throw new RangeError(`autoclean interval must be at least 1 second, got ${options.interval}`);
+    if (!(options.interval >= 1 && options.interval <= MAX_AUTOCLEAN_SECONDS)) {
+      throw new RangeError(`autoclean interval must be from 1 to ${MAX_AUTOCLEAN_SECONDS} seconds, got ${options.interval}`);
+    }
     this.#nameserver = nameserver;
     this.#interval = options.interval * 1000;
-    this.#grace = options.grace ?? 2 * this.#interval;
+    this.#grace = Math.min(options.grace ?? 2 * this.#interval, 2 * MAX_AUTOCLEAN_SECONDS * 1000);
     this.#timeout = options.timeout ?? 2000;
     this.#concurrency = options.concurrency ?? 32;
   }

@@ -1,7 +1,8 @@
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { NamingError } from "../errors.js";
-import { connect as connectUri, type ConnectOptions } from "../proxy/connect.js";
+import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../proxy/connect.js";
+import { validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
 import { formatUri, parseUri } from "../uri.js";
 import { LOCATE_REQUEST } from "./broadcast-responder.js";
@@ -71,14 +72,15 @@ export async function discoverNsUri(addresses: readonly string[], port: number, 
 }
 
 async function attempt(uri: string, options: LocateOptions, timeout: number): Promise<Remote<NameServer> | undefined> {
+  let proxy: Remote<NameServer>;
   try {
     // connect() fetches the metadata: that is the liveness check.
-    const proxy = await connectUri<NameServer>(uri, { ...options, timeout });
-    proxy.$timeout = options.timeout ?? 30_000;
-    return proxy;
+    proxy = await connectUri<NameServer>(uri, { ...options, timeout });
   } catch {
     return undefined;
   }
+  proxy.$timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  return proxy;
 }
 
 /**
@@ -86,7 +88,9 @@ async function attempt(uri: string, options: LocateOptions, timeout: number): Pr
  * address is tried; otherwise the given host, then localhost, then a UDP broadcast.
  */
 export async function locateNs(options: LocateOptions = {}): Promise<Remote<NameServer>> {
-  const timeout = options.locateTimeout ?? 2000;
+  // Checked before any connection is opened, so a bad value cannot leave one behind.
+  validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
+  const timeout = validTimeout(options.locateTimeout ?? 2000);
   const explicit = options.ns ?? process.env.PYRO_TS_NS;
   if (explicit) {
     const { host, port } = parseHostPort(explicit);

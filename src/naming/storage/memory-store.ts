@@ -44,6 +44,8 @@ export class MemoryStore implements NameStorage {
   /** Names added since the last merge, unsorted. */
   #added: string[] = [];
   #stale = 0;
+  /** Whether any name has characters above U+FFFF; until then the fast native sort orders by code point too. */
+  #astral = false;
 
   get(name: string): Registration | undefined {
     return this.#byName.get(name);
@@ -52,7 +54,10 @@ export class MemoryStore implements NameStorage {
   put(registration: Registration): void {
     const previous = this.#byName.get(registration.name);
     if (previous) this.#unindexTags(previous);
-    else this.#added.push(registration.name);
+    else {
+      this.#added.push(registration.name);
+      if (!this.#astral && /[\uD800-\uDFFF]/.test(registration.name)) this.#astral = true;
+    }
     this.#byName.set(registration.name, registration);
     this.#indexTags(registration);
   }
@@ -105,13 +110,12 @@ export class MemoryStore implements NameStorage {
   #candidates(query: NameQuery): Iterable<string> {
     if (query.metadataAll?.length) {
       const sets = query.metadataAll.map((tag) => this.#byTag.get(tag) ?? new Set<string>());
-      const smallest = sets.reduce((a, b) => (a.size <= b.size ? a : b));
-      return [...smallest].sort(compareNames);
+      return this.#inOrder(sets.reduce((a, b) => (a.size <= b.size ? a : b)));
     }
     if (query.metadataAny?.length) {
       const union = new Set<string>();
       for (const tag of query.metadataAny) for (const name of this.#byTag.get(tag) ?? []) union.add(name);
-      return [...union].sort(compareNames);
+      return this.#inOrder(union);
     }
     const sorted = this.#merged();
     if (query.prefix) {
@@ -123,10 +127,19 @@ export class MemoryStore implements NameStorage {
     return sorted;
   }
 
+  /** Names of a set, in order. */
+  #inOrder(names: ReadonlySet<string>): string[] {
+    return this.#sort([...names]);
+  }
+
+  #sort(names: string[]): string[] {
+    return this.#astral ? names.sort(compareNames) : names.sort();
+  }
+
   /** The sorted index with recent additions merged in and stale names dropped. */
   #merged(): string[] {
     if (this.#added.length === 0 && this.#stale === 0) return this.#sorted;
-    const added = this.#added.sort(compareNames);
+    const added = this.#sort(this.#added);
     const merged: string[] = [];
     let i = 0;
     let j = 0;
