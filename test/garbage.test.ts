@@ -6,7 +6,7 @@
 import { Dealer } from "zeromq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeValue, encodeValue } from "../src/codec/values.js";
-import { decodeMessage, encodeMessage, HEADER_SIZE, type OutFrame } from "../src/protocol/frames.js";
+import { BATCH_CODE, decodeMessage, encodeMessage, HEADER_SIZE, isBatch, splitBatch, type OutFrame } from "../src/protocol/frames.js";
 import { KIND_CODES, PROTOCOL_VERSION, type Message, type MessageKind } from "../src/protocol/message.js";
 import {
   CommunicationError,
@@ -165,9 +165,16 @@ class RawPeer {
     return this.dealer.send(frames);
   }
 
+  /** Messages of a batch the daemon sent (it batches replies under load), not handed out yet. */
+  #unbatched: Buffer[][] = [];
+
   async receive(timeoutMs = 3000): Promise<Buffer[]> {
+    if (this.#unbatched.length) return this.#unbatched.shift()!;
     this.dealer.receiveTimeout = timeoutMs;
-    return this.dealer.receive();
+    const frames = await this.dealer.receive();
+    if (!isBatch(frames)) return frames;
+    this.#unbatched = splitBatch(frames);
+    return this.#unbatched.shift()!;
   }
 
   /** Sends a message and decodes the one reply it must get. */
@@ -423,7 +430,7 @@ describe("a daemon fed garbage", () => {
 
   it("answers an unknown kind with a ProtocolError", async () => {
     const p = peer();
-    const used = new Set<number>(Object.values(KIND_CODES));
+    const used = new Set<number>([...Object.values(KIND_CODES), BATCH_CODE]);
     const firstUnused = Math.max(...used) + 1;
     expect(used.has(0)).toBe(false);
     for (const [i, kind] of [0, firstUnused, 200, 255].entries()) {

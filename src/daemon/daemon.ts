@@ -3,7 +3,7 @@ import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { DaemonError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, type Signal } from "../signal.js";
-import { decodeMessage, encodeMessage, exceedsSize, messageSize, outgoingSize, peekCorrelationId, peekOneway, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { ServerSocket } from "../transport/server-socket.js";
@@ -99,7 +99,7 @@ export class Daemon {
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })
       : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 }).replace(/:0$/, ":*");
-    this.#socket = new ServerSocket(endpoint, this.#options);
+    this.#socket = new ServerSocket(endpoint, this.#options, encodeBatch);
     this.location = locationOf(this.#socket.endpoint);
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
@@ -233,6 +233,23 @@ export class Daemon {
     const peerId = peer.toString("latin1");
     // A connection we dropped for silence (its process stalled) is alive after all: tell it.
     if (this.#peers.seen(peerId)) this.#reply(peer, encodeMessage({ kind: "reset", id: 0 }));
+    if (isBatch(frames)) {
+      const size = messageSize(frames);
+      let messages: Buffer[][];
+      try {
+        if (size > this.#options.maxMessageSize) throw new MessageTooLargeError(`batch of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`);
+        messages = splitBatch(frames);
+      } catch (error) {
+        this.#replyError(peer, 0, error);
+        return;
+      }
+      for (const message of messages) this.#receiveOne(peer, peerId, message);
+      return;
+    }
+    this.#receiveOne(peer, peerId, frames);
+  }
+
+  #receiveOne(peer: Buffer, peerId: string, frames: Buffer[]): void {
     const oneway = peekOneway(frames);
     const size = messageSize(frames);
     if (size > this.#options.maxMessageSize) {

@@ -11,6 +11,10 @@
  *   frame 1  body: UTF-8 JSON array, its shape set by the kind (docs/protocol.md)
  *   frame 2… attachments: raw bytes of binary values referenced from the body
  *
+ * A batch carries several messages in one ZeroMQ message: a 12-byte batch header (kind 12,
+ * the number of messages in bytes 4-7) followed by each message's frames in turn; each
+ * message's own header tells how many attachment frames follow its body.
+ *
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
@@ -77,6 +81,48 @@ export function encodeMessage(message: Message): OutFrame[] {
     case "event":
       return withPayload("event", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.signal)},${message.dropped},`, message.args);
   }
+}
+
+/** Wire code of a batch header (see the top of this file); not a message kind of its own. */
+export const BATCH_CODE = 12;
+const MAX_BATCH = 65_536;
+
+/** One ZeroMQ message carrying several messages, in order. */
+export function encodeBatch(messages: readonly OutFrame[][]): OutFrame[] {
+  const h = Buffer.alloc(HEADER_SIZE);
+  h[0] = PROTOCOL_VERSION;
+  h[1] = BATCH_CODE;
+  h.writeUInt32BE(messages.length, 4);
+  const frames: OutFrame[] = [h];
+  for (const message of messages) for (const frame of message) frames.push(frame);
+  return frames;
+}
+
+/** Whether a message's first frame is a batch header. */
+export function isBatch(frames: readonly Uint8Array[]): boolean {
+  const h = frames[0];
+  return !!h && h.length === HEADER_SIZE && h[0] === PROTOCOL_VERSION && h[1] === BATCH_CODE;
+}
+
+/** The messages of a batch; throws ProtocolError when its frames do not add up. */
+export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
+  const h = frames[0]!;
+  const count = Buffer.from(h.buffer, h.byteOffset, h.byteLength).readUInt32BE(4);
+  if (count < 1 || count > MAX_BATCH) bad(`batch of ${count} messages (1-${MAX_BATCH} allowed)`);
+  const messages: F[][] = [];
+  let i = 1;
+  for (let m = 0; m < count; m++) {
+    const header = frames[i];
+    if (!header || header.length !== HEADER_SIZE || frames.length < i + 2) bad(`batch message ${m + 1} of ${count} is missing or truncated`);
+    if (header[1] === BATCH_CODE) bad("a batch cannot contain a batch");
+    const attachments = Buffer.from(header.buffer, header.byteOffset, header.byteLength).readUInt32BE(8);
+    const end = i + 2 + attachments;
+    if (end > frames.length) bad(`batch message ${m + 1} declares ${attachments} attachment frame(s) the batch does not carry`);
+    messages.push(frames.slice(i, end));
+    i = end;
+  }
+  if (i !== frames.length) bad(`batch carries ${frames.length - i} frame(s) beyond its ${count} message(s)`);
+  return messages;
 }
 
 /** Correlation id of a message whose header is at least long enough to hold one, else undefined. */

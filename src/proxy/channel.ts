@@ -1,7 +1,7 @@
 import { fromEnvelope } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { ConnectionClosedError, MessageTooLargeError, ProtocolError, TimeoutError } from "../errors.js";
-import { decodeMessage, encodeMessage, exceedsSize, messageSize, outgoingSize, peekCorrelationId, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { RequestMessage } from "../protocol/message.js";
 import { ClientSocket } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
@@ -62,7 +62,7 @@ export class Channel {
         this.subscriptions.onDisconnect();
       },
       onMessage: (frames) => this.#receive(frames),
-    });
+    }, encodeBatch);
     // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), options.heartbeatInterval).unref();
   }
@@ -168,6 +168,20 @@ export class Channel {
   }
 
   #receive(frames: Buffer[]): void {
+    if (isBatch(frames)) {
+      let messages: Buffer[][];
+      try {
+        messages = splitBatch(frames);
+      } catch {
+        return; // a daemon that sends broken batches: nothing in it can be matched to a call
+      }
+      for (const message of messages) this.#receiveOne(message);
+      return;
+    }
+    this.#receiveOne(frames);
+  }
+
+  #receiveOne(frames: Buffer[]): void {
     if (messageSize(frames) > this.#options.maxMessageSize) {
       const id = peekCorrelationId(frames);
       if (id !== undefined) this.#fail(id, new MessageTooLargeError(`reply exceeds the maximum message size of ${this.#options.maxMessageSize}`));

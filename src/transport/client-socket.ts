@@ -1,7 +1,7 @@
 import { Dealer } from "zeromq";
 import { ConnectionClosedError } from "../errors.js";
 import type { OutFrame } from "../protocol/frames.js";
-import type { ResolvedTransportOptions } from "./options.js";
+import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
 
@@ -28,7 +28,7 @@ export class ClientSocket {
   #connected = false;
   readonly endpoint: string;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[]) {
     this.endpoint = endpoint;
     this.#dealer = new Dealer({
       ...commonSocketOptions(options, endpoint),
@@ -38,7 +38,7 @@ export class ClientSocket {
       reconnectInterval: 100,
       reconnectMaxInterval: 1000,
     });
-    this.#queue = new SendQueue(this.#dealer);
+    this.#queue = new SendQueue(this.#dealer, batch && { sameBatch: () => true, combine: batch, maxBytes: batchBudget(options) });
     // The observer must exist before connect() to see the first handshake.
     this.#dealer.events.on("handshake", () => {
       this.#connected = true;

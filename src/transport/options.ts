@@ -33,3 +33,8 @@ export function resolveTransportOptions(options: TransportOptions = {}): Resolve
     heartbeatTimeout: positiveInteger("heartbeatTimeout", options.heartbeatTimeout, DEFAULT_HEARTBEAT_TIMEOUT),
   };
 }
+
+/** Bytes one batch of small messages may carry: well below what the peer accepts (strings can triple in UTF-8). */
+export function batchBudget(options: ResolvedTransportOptions): number {
+  return Math.max(1, Math.min(64 * 1024, Math.floor(options.maxMessageSize / 4)));
+}

@@ -5,6 +5,29 @@ export interface FrameWriter {
   send(frames: OutFrame[]): Promise<void>;
 }
 
+/**
+ * Lets a queue send several waiting messages as one ZeroMQ message: under load one native
+ * send (and one promise) then carries many messages. The format is the caller's business.
+ */
+export interface Batcher {
+  /** Whether `next` may travel in the same batch as `first` (the same destination). */
+  sameBatch(first: OutFrame[], next: OutFrame[]): boolean;
+  /** One message carrying these (two or more), in order. */
+  combine(messages: OutFrame[][]): OutFrame[];
+  /** Most bytes (strings counted by length) one batch may carry. */
+  readonly maxBytes: number;
+}
+
+/** Messages larger than this travel alone; a batch stops growing past its byte budget. */
+const BATCHABLE_BYTES = 16 * 1024;
+const BATCH_MESSAGES = 1024;
+
+function roughSize(frames: readonly OutFrame[]): number {
+  let size = 0;
+  for (const f of frames) size += f.length;
+  return size;
+}
+
 interface Queued {
   readonly frames: OutFrame[];
   readonly resolve: () => void;
@@ -17,13 +40,15 @@ interface Queued {
  */
 export class SendQueue {
   readonly #writer: FrameWriter;
+  readonly #batcher: Batcher | undefined;
   #queue: Queued[] = [];
   #head = 0;
   #busy = false;
   #idle: (() => void)[] = [];
 
-  constructor(writer: FrameWriter) {
+  constructor(writer: FrameWriter, batcher?: Batcher) {
     this.#writer = writer;
+    this.#batcher = batcher;
   }
 
   /** Resolves once the socket has taken the message. */
@@ -78,18 +103,35 @@ export class SendQueue {
 
   async #pump(): Promise<void> {
     while (this.#head < this.#queue.length) {
-      const next = this.#queue[this.#head++]!;
+      const group = this.#takeGroup();
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
         this.#head = 0;
       }
       try {
-        await this.#writer.send(next.frames);
-        next.resolve();
+        await this.#writer.send(group.length === 1 ? group[0]!.frames : this.#batcher!.combine(group.map((q) => q.frames)));
+        for (const q of group) q.resolve();
       } catch (error) {
-        next.reject(error);
+        for (const q of group) q.reject(error);
       }
     }
     this.#idleNow();
+  }
+
+  /** The next queued message, with the small ones behind it that can share its send. */
+  #takeGroup(): Queued[] {
+    const first = this.#queue[this.#head++]!;
+    const group = [first];
+    if (!this.#batcher || roughSize(first.frames) > BATCHABLE_BYTES) return group;
+    let bytes = roughSize(first.frames);
+    while (this.#head < this.#queue.length && group.length < BATCH_MESSAGES) {
+      const next = this.#queue[this.#head]!;
+      const size = roughSize(next.frames);
+      if (size > BATCHABLE_BYTES || bytes + size > this.#batcher.maxBytes || !this.#batcher.sameBatch(first.frames, next.frames)) break;
+      group.push(next);
+      bytes += size;
+      this.#head++;
+    }
+    return group;
   }
 }

@@ -1,7 +1,7 @@
 import { Router } from "zeromq";
 import { DaemonError } from "../errors.js";
 import type { OutFrame } from "../protocol/frames.js";
-import type { ResolvedTransportOptions } from "./options.js";
+import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { endpointReleased } from "./endpoint-release.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
@@ -22,7 +22,7 @@ export class ServerSocket {
   readonly endpoint: string;
   #loop: Promise<void> | undefined;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[]) {
     // Not `mandatory`: a reply to a peer that is gone is dropped, it never blocks the others.
     this.#router = new Router(commonSocketOptions(options, endpoint));
     try {
@@ -32,7 +32,15 @@ export class ServerSocket {
       throw new DaemonError(`cannot bind ${endpoint}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     this.endpoint = this.#router.lastEndpoint ?? endpoint;
-    this.#queue = new SendQueue(this.#router);
+    // Consecutive messages to the same peer may share one send; the routing id stays in front.
+    this.#queue = new SendQueue(
+      this.#router,
+      batch && {
+        sameBatch: (first, next) => (first[0] as Buffer).equals(next[0] as Buffer),
+        combine: (messages) => [messages[0]![0]!, ...batch(messages.map((m) => m.slice(1)))],
+        maxBytes: batchBudget(options),
+      },
+    );
   }
 
   /** Starts the receive loop; `handler` must not throw. */
