@@ -5,6 +5,7 @@ export const EXPOSED_CLASS = Symbol.for("pyro-ts:exposed-class");
 export const EXPOSED_MEMBERS = Symbol.for("pyro-ts:exposed-members");
 export const ONEWAY_MEMBERS = Symbol.for("pyro-ts:oneway-members");
 export const BEHAVIOR = Symbol.for("pyro-ts:behavior");
+export const LOCKABLE = Symbol.for("pyro-ts:lockable");
 
 /** Adds `name` to the set stored under `key` on `target` (a prototype), not touching its bases' sets. */
 export function addMemberName(key: symbol, target: object, name: string): void {

@@ -14,6 +14,7 @@
  *   ├── DaemonError
  *   │   └── UnknownMemberError
  *   ├── SecurityError
+ *   │   └── LockedError
  *   └── RemoteError          (an exception thrown by the remote object itself)
  */
 
@@ -70,6 +71,11 @@ export class UnknownMemberError extends DaemonError {
 /** Authentication or authorisation failed. */
 export class SecurityError extends PyroError {
   override name = "SecurityError";
+}
+
+/** The object is locked by another client; `message` names the holder. */
+export class LockedError extends SecurityError {
+  override name = "LockedError";
 }
 
 /**

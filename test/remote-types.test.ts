@@ -55,6 +55,8 @@ describe("Remote<T>", () => {
     expectTypeOf(laser.$timeout).toEqualTypeOf<number>();
     expectTypeOf(laser.$meta).returns.toEqualTypeOf<Promise<ObjectMetadata>>();
     expectTypeOf(laser.$close).returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf(laser.$lock).parameters.toEqualTypeOf<[owner?: string]>();
+    expectTypeOf(laser.$unlock).returns.toEqualTypeOf<Promise<void>>();
   });
 
   it("keeps generic and overload-free signatures usable", () => {

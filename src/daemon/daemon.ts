@@ -14,6 +14,7 @@ import { dispatch, type Request } from "./dispatch.js";
 import type { ExposedShape } from "./introspect.js";
 import { NameKeeper } from "../naming/name-keeper.js";
 import type { LocateOptions } from "../naming/locate.js";
+import { LockTable } from "./locks.js";
 import { PeerTracker } from "./peers.js";
 import { SignalHub } from "./signal-hub.js";
 import { Registry } from "./registry.js";
@@ -79,6 +80,7 @@ export class Daemon {
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ServerSocket;
   readonly #registry = new Registry();
+  readonly #locks = new LockTable();
   readonly #peers: PeerTracker;
   readonly #signals: SignalHub;
   readonly #closeTimeout: number;
@@ -108,10 +110,12 @@ export class Daemon {
       onError: this.#onError,
     });
     this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => {
+      // The connection is gone: its subscriptions, session instances and locks go with it.
       this.#signals.dropPeer(peerId);
       this.#registry.endSession(peerId);
+      this.#locks.releasePeer(peerId);
     });
-    this.#registry.add(new DaemonObject(this.#registry, () => this.#describe()), DAEMON_OBJECT_ID);
+    this.#registry.add(new DaemonObject(this.#registry, this.#locks, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
   /**
@@ -144,6 +148,7 @@ export class Daemon {
     const removed = this.#registry.remove(idOrTarget);
     if (removed === undefined) return false;
     this.#signals.dropObject(removed);
+    this.#locks.releaseObject(removed);
     for (const name of this.#namesOf.get(removed) ?? []) {
       this.#names?.remove(name).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`));
     }
@@ -321,6 +326,7 @@ export class Daemon {
   }
 
   #run(peer: Buffer, peerId: string, message: ObjectRequest): unknown {
+    this.#locks.check(message.object, peerId);
     const { instance, shape } = this.#registry.resolve(message.object, peerId);
     let request: Request;
     switch (message.kind) {

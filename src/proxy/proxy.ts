@@ -1,3 +1,4 @@
+import { hostname, userInfo } from "node:os";
 import { inspect } from "node:util";
 import { ConnectionClosedError, UnknownMemberError } from "../errors.js";
 import { DAEMON_OBJECT_ID, type ObjectMetadata } from "../protocol/metadata.js";
@@ -6,6 +7,11 @@ import { ProxySignal } from "./remote-signal.js";
 import type { Remote } from "./remote.js";
 
 const CLOSE_UNSUBSCRIBE_TIMEOUT_MS = 1000;
+
+/** Names the lock holder in other clients' LockedError: user, host and process. */
+function defaultOwner(): string {
+  return `${userInfo().username}@${hostname()} (pid ${process.pid})`;
+}
 
 export interface ProxyState {
   readonly uri: string;
@@ -33,6 +39,7 @@ export function validTimeout(value: unknown): number {
  */
 export function createProxy<T>(state: ProxyState): Remote<T> {
   let closed = false;
+  let locked = false;
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const signals = new Map<string, ProxySignal>();
   const oneway = () => new Set(state.metadata.oneway);
@@ -76,8 +83,20 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
       onewaySet = oneway();
       return state.metadata;
     },
+    $lock: async (owner: string = defaultOwner()): Promise<void> => {
+      guard();
+      await state.channel.invoke(DAEMON_OBJECT_ID, "lock", [state.objectId, owner], state.timeout);
+      locked = true;
+    },
+    $unlock: async (): Promise<void> => {
+      guard();
+      await state.channel.invoke(DAEMON_OBJECT_ID, "unlock", [state.objectId], state.timeout);
+      locked = false;
+    },
     $close: async (): Promise<void> => {
       if (closed) return;
+      // The connection may outlive this proxy (shared): give its lock back now.
+      if (locked) await state.channel.invoke(DAEMON_OBJECT_ID, "unlock", [state.objectId], Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS)).catch(() => {});
       // Bounded: a daemon that is gone drops our subscriptions by itself.
       for (const signal of signals.values()) await signal.disconnectAll(Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS));
       closed = true;

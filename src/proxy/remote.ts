@@ -45,7 +45,11 @@ export interface ProxyControls<T> {
   $set<K extends WritableKeys<T>>(name: K, value: T[K]): Promise<void>;
   /** Fetches the remote object's metadata again (methods, attributes, oneway methods, signals). */
   $meta(): Promise<ObjectMetadata>;
-  /** Releases the connection (closed when the last proxy to the daemon is closed). */
+  /** Locks a @lockable object for this connection; `owner` (default user@host (pid)) names the holder to others. */
+  $lock(owner?: string): Promise<void>;
+  /** Releases this connection's lock. */
+  $unlock(): Promise<void>;
+  /** Releases the lock it holds and the connection (closed when the last proxy to the daemon is closed). */
   $close(): Promise<void>;
 }
 
