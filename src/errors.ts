@@ -12,7 +12,8 @@
  *   │   └── SerializeError
  *   ├── NamingError
  *   ├── DaemonError
- *   │   └── UnknownMemberError
+ *   │   ├── UnknownMemberError
+ *   │   └── LimitExceededError
  *   ├── SecurityError
  *   │   └── LockedError
  *   └── RemoteError          (an exception thrown by the remote object itself)
@@ -66,6 +67,11 @@ export class DaemonError extends PyroError {
 /** A member that does not exist on the remote object, or is not exposed. */
 export class UnknownMemberError extends DaemonError {
   override name = "UnknownMemberError";
+}
+
+/** A per-connection or per-daemon limit was reached (calls in progress, connections, subscriptions). */
+export class LimitExceededError extends DaemonError {
+  override name = "LimitExceededError";
 }
 
 /** Authentication or authorisation failed. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
-import { DaemonError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
+import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, type Signal } from "../signal.js";
 import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
@@ -44,6 +44,12 @@ export interface DaemonOptions extends TransportOptions {
   readonly eventWindow?: number;
   /** Events queued per connection before the oldest are dropped (and counted). Default 10000. */
   readonly maxQueuedEvents?: number;
+  /** Calls one connection may have in progress (methods still running); more are refused. Default 10000. */
+  readonly maxCallsPerConnection?: number;
+  /** Client connections served at once; a new one beyond this is refused. Default 10000. */
+  readonly maxConnections?: number;
+  /** Signal subscriptions one connection may hold. Default 1000. */
+  readonly maxSubscriptionsPerConnection?: number;
   /** Where the nameserver is, for objects registered with a `name` (see LocateOptions). Default: located. */
   readonly ns?: string | LocateOptions;
   /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
@@ -59,6 +65,11 @@ function locationOf(endpoint: string): Location {
   const match = /^tcp:\/\/(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
   if (!match) throw new DaemonError(`cannot read the bound address from ${endpoint}`);
   return { transport: "tcp", host: match[1] ?? match[2]!, port: Number(match[3]) };
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  return value;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -86,6 +97,10 @@ export class Daemon {
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
   #inFlight = 0;
+  /** Calls still running, per connection. */
+  readonly #inFlightByPeer = new Map<string, number>();
+  readonly #maxCallsPerConnection: number;
+  readonly #maxConnections: number;
   #whenIdle: (() => void) | undefined;
   #state: "created" | "running" | "closing" | "closed" = "created";
   readonly #nsOption: string | LocateOptions | undefined;
@@ -97,6 +112,10 @@ export class Daemon {
     this.#options = resolveTransportOptions(options);
     this.#closeTimeout = options.closeTimeout ?? 10_000;
     this.#nsOption = options.ns;
+    this.#maxCallsPerConnection = positive("maxCallsPerConnection", options.maxCallsPerConnection ?? 10_000);
+    this.#maxConnections = positive("maxConnections", options.maxConnections ?? 10_000);
+    // Checked before binding, so a bad value leaves no socket behind.
+    const maxSubscriptions = positive("maxSubscriptionsPerConnection", options.maxSubscriptionsPerConnection ?? 1000);
     this.#onError = options.onError ?? defaultOnError;
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })
@@ -106,6 +125,7 @@ export class Daemon {
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
       capacity: options.maxQueuedEvents ?? 10_000,
+      maxPerConnection: maxSubscriptions,
       send: (peer, frames) => this.#reply(peer, frames),
       onError: this.#onError,
     });
@@ -236,6 +256,11 @@ export class Daemon {
 
   #receive(peer: Buffer, frames: Buffer[]): void {
     const peerId = peer.toString("latin1");
+    if (!this.#peers.has(peerId) && this.#peers.size >= this.#maxConnections) {
+      // Not tracked, so it holds nothing here; it may try again when others have gone.
+      if (!peekOneway(frames)) this.#replyError(peer, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));
+      return;
+    }
     // A connection we dropped for silence (its process stalled) is alive after all: tell it.
     if (this.#peers.seen(peerId)) this.#reply(peer, encodeMessage({ kind: "reset", id: 0 }));
     if (isBatch(frames)) {
@@ -296,6 +321,10 @@ export class Daemon {
       if (!oneway) this.#replyError(peer, message.id, new DaemonError("daemon is shutting down"));
       return;
     }
+    if ((this.#inFlightByPeer.get(peerId) ?? 0) >= this.#maxCallsPerConnection) {
+      this.#failed(peer, message, new LimitExceededError(`this connection already has ${this.#maxCallsPerConnection} calls in progress, the most a connection may`));
+      return;
+    }
     let result: unknown;
     try {
       result = runInCallContext({ peerId, objectId: message.object }, () => this.#run(peer, peerId, message));
@@ -308,6 +337,7 @@ export class Daemon {
       return;
     }
     this.#inFlight++;
+    this.#inFlightByPeer.set(peerId, (this.#inFlightByPeer.get(peerId) ?? 0) + 1);
     Promise.resolve(result)
       .then(
         (value) => {
@@ -316,6 +346,9 @@ export class Daemon {
         (error: unknown) => this.#failed(peer, message, error),
       )
       .finally(() => {
+        const left = this.#inFlightByPeer.get(peerId)! - 1;
+        if (left === 0) this.#inFlightByPeer.delete(peerId);
+        else this.#inFlightByPeer.set(peerId, left);
         if (--this.#inFlight === 0) this.#whenIdle?.();
       });
   }

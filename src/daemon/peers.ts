@@ -26,6 +26,10 @@ export class PeerTracker {
     return this.#forgotten.size > 0 && this.#forgotten.delete(peerId);
   }
 
+  has(peerId: string): boolean {
+    return this.#lastSeen.has(peerId);
+  }
+
   get size(): number {
     return this.#lastSeen.size;
   }

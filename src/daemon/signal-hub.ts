@@ -1,4 +1,5 @@
 import { encodeValue } from "../codec/values.js";
+import { LimitExceededError } from "../errors.js";
 import type { OutFrame } from "../protocol/frames.js";
 import type { Payload } from "../protocol/message.js";
 import type { Signal } from "../signal.js";
@@ -9,6 +10,8 @@ export interface SignalHubOptions {
   readonly window: number;
   /** Queued events per connection before the oldest are dropped. */
   readonly capacity: number;
+  /** Subscriptions one connection may hold. */
+  readonly maxPerConnection: number;
   readonly send: (peer: Buffer, frames: OutFrame[]) => void;
   readonly onError: (error: unknown, context: string) => void;
 }
@@ -63,6 +66,9 @@ export class SignalHub {
     }
     const key = subscriptionKey(object, name);
     if (state.signals.has(key)) return; // already listening: subscribe is idempotent
+    if (state.signals.size >= this.#options.maxPerConnection) {
+      throw new LimitExceededError(`this connection already holds ${this.#options.maxPerConnection} subscriptions, the most a connection may hold`);
+    }
     state.signals.set(key, signal);
     let hook = this.#hooks.get(signal);
     if (!hook) {
