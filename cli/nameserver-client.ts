@@ -1,12 +1,37 @@
-import { locateNs, type NameServer, type Remote } from "../src/index.js";
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { locateNs, type LookupOptions, type NameServer, type Remote } from "../src/index.js";
 
 export interface NsFlags {
   ns?: string;
+  nsKey?: string;
+  curveSecret?: string;
+}
+
+/** The options every client command takes: where the nameserver is, and CURVE keys. */
+export function clientOptions(command: Command): Command {
+  return command
+    .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
+    .option("--ns-key <key>", "the nameserver's CURVE public key, Z85 or a .pub file (else PYRO_TS_NS_KEY)")
+    .option("--curve-secret <file>", "this client's CURVE key file (else PYRO_TS_CURVE_SECRET)");
+}
+
+
+/** Library options from the client flags and their environment variables. */
+export function lookupOptions(flags: NsFlags): LookupOptions {
+  const nsKey = flags.nsKey ?? process.env.PYRO_TS_NS_KEY;
+  const secretKeyFile = flags.curveSecret ?? process.env.PYRO_TS_CURVE_SECRET;
+  const serverKey = nsKey && (nsKey.endsWith(".pub") ? /public-key\s*=\s*"([^"]+)"/.exec(readFileSync(nsKey, "utf8"))?.[1] : nsKey);
+  return {
+    ...(flags.ns && { ns: flags.ns }),
+    ...(serverKey && { nsKey: serverKey }),
+    ...(secretKeyFile && { curve: { secretKeyFile } }),
+  };
 }
 
 /** Runs `use` with a proxy to the nameserver given by --ns (else PYRO_TS_NS, else located), then closes it. */
 export async function withNameServer<R>(flags: NsFlags, use: (ns: Remote<NameServer>) => Promise<R>): Promise<R> {
-  const ns = await locateNs(flags.ns ? { ns: flags.ns } : {});
+  const ns = await locateNs(lookupOptions(flags));
   try {
     return await use(ns);
   } finally {

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { Command } from "commander";
 import { callCommand } from "./commands/call.js";
+import { keygenCommand } from "./commands/keygen.js";
 import { nameserverCommand } from "./commands/nameserver.js";
 import { nsCommand } from "./commands/ns.js";
 
@@ -15,5 +16,6 @@ export function program(): Command {
   nameserverCommand(cmd);
   nsCommand(cmd);
   callCommand(cmd);
+  keygenCommand(cmd);
   return cmd;
 }

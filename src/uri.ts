@@ -8,6 +8,8 @@ import { NamingError } from "./errors.js";
  *   PYRONAME:<name>[@<host>:<port>]      a name to resolve through a nameserver
  *   PYROMETA:<tag>[,<tag>...][@<host>:<port>]  any registration carrying all tags
  *
+ * A PYRO URI of a daemon using CURVE ends in `?key=<its public key>` (Z85, percent-encoded).
+ *
  * `formatUri(parseUri(s)) === s` for every URI this module produces.
  */
 
@@ -32,6 +34,8 @@ export interface PyroUri {
   readonly object: string;
   /** Required for PYRO; optional (the nameserver's) for PYRONAME and PYROMETA. */
   readonly location?: Location;
+  /** The daemon's CURVE public key (Z85), when it encrypts. */
+  readonly key?: string;
 }
 
 const PROTOCOLS: readonly UriProtocol[] = ["PYRO", "PYRONAME", "PYROMETA"];
@@ -100,7 +104,25 @@ export function parseUri(text: string): PyroUri {
     if (protocol === "PYRO") fail(text, "location is missing (expected PYRO:id@host:port or PYRO:id@./u:path)");
     return { protocol, object };
   }
-  return { protocol, object, location: parseLocation(text, rest.slice(at + 1)) };
+  const where = rest.slice(at + 1);
+  const question = where.indexOf("?");
+  if (question < 0) return { protocol, object, location: parseLocation(text, where) };
+  return { protocol, object, location: parseLocation(text, where.slice(0, question)), key: parseKey(text, where.slice(question + 1)) };
+}
+
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+function parseKey(text: string, query: string): string {
+  const match = /^key=([^&]*)$/.exec(query);
+  if (!match) fail(text, `unknown URI parameters ${JSON.stringify(query)} (only key=<Z85 public key>)`);
+  let key: string;
+  try {
+    key = decodeURIComponent(match[1]!);
+  } catch {
+    fail(text, "key is not properly percent-encoded");
+  }
+  if (!Z85_KEY.test(key)) fail(text, "key is not a 40-character Z85 CURVE public key");
+  return key;
 }
 
 /** Formats a location as it appears after the `@` of a URI. */
@@ -111,7 +133,8 @@ export function formatLocation(location: Location): string {
 
 export function formatUri(uri: PyroUri): string {
   const base = `${uri.protocol}:${uri.object}`;
-  return uri.location ? `${base}@${formatLocation(uri.location)}` : base;
+  if (!uri.location) return base;
+  return `${base}@${formatLocation(uri.location)}${uri.key ? `?key=${encodeURIComponent(uri.key)}` : ""}`;
 }
 
 /** The ZeroMQ endpoint for a location: tcp://host:port or ipc:///path. */

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { connect, resolve, type ObjectMetadata } from "../../src/index.js";
-import type { NsFlags } from "../nameserver-client.js";
+import { clientOptions, lookupOptions, type NsFlags } from "../nameserver-client.js";
 import { positiveNumber, print, show, UsageError } from "../output.js";
 
 /** A name, or a PYRO/PYRONAME/PYROMETA URI as it is. */
@@ -20,17 +20,15 @@ function parseArgument(text: string): unknown {
 type Untyped = Record<string, unknown> & { $meta(): Promise<ObjectMetadata>; $close(): Promise<void> };
 
 export function callCommand(program: Command): void {
-  program
-    .command("call")
+  clientOptions(program.command("call"))
     .description("call a method of a remote object (or read an attribute) and print the result")
     .argument("<target>", "a name in the nameserver, or a URI")
     .argument("<member>", "method or attribute")
     .argument("[args...]", "arguments, parsed as JSON (text that is not JSON is a string)")
-    .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
     .option("--timeout <ms>", "call timeout in ms", positiveNumber, 30_000)
     .option("--json", "print the result as JSON")
     .action(async (target: string, member: string, args: string[], flags: NsFlags & { timeout: number; json?: boolean }) => {
-      const options = { ...(flags.ns && { ns: flags.ns }), timeout: flags.timeout };
+      const options = { ...lookupOptions(flags), timeout: flags.timeout };
       const proxy = (await connect(uriOf(target), options)) as unknown as Untyped;
       try {
         const meta = await proxy.$meta();
@@ -44,15 +42,14 @@ export function callCommand(program: Command): void {
       }
     });
 
-  program
-    .command("info")
+  clientOptions(program.command("info"))
     .description("show what a remote object exposes: methods, attributes, oneway methods, signals")
     .argument("<target>", "a name in the nameserver, or a URI")
-    .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
     .option("--json", "print JSON")
     .action(async (target: string, flags: NsFlags & { json?: boolean }) => {
-      const uri = await resolve(uriOf(target), flags.ns ? { ns: flags.ns } : {});
-      const proxy = (await connect(uri)) as unknown as Untyped;
+      const options = lookupOptions(flags);
+      const uri = await resolve(uriOf(target), options);
+      const proxy = (await connect(uri, options)) as unknown as Untyped;
       try {
         const meta = await proxy.$meta();
         print({ uri, ...meta }, flags.json === true, (info: ObjectMetadata & { uri: string }) =>

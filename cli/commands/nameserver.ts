@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { startNameServer } from "../../src/index.js";
 import { mkdirSync } from "node:fs";
 import { defaultDataDirectory, nameServerProfile } from "../../src/config/nameserver-profiles.js";
-import { autocleanSeconds, port } from "../output.js";
+import { autocleanSeconds, port, UsageError } from "../output.js";
 
 interface NameServerFlags {
   config?: string;
@@ -14,6 +14,16 @@ interface NameServerFlags {
   broadcast?: boolean;
   storage?: string;
   autoclean?: number;
+  curveSecret?: string;
+  authorizedClients?: string;
+}
+
+function curveOptions(secretKeyFile: string | undefined, authorizedClients: string | undefined) {
+  if (!secretKeyFile) {
+    if (authorizedClients) throw new UsageError("--authorized-clients needs --curve-secret (the nameserver's own key)");
+    return {};
+  }
+  return { curve: { secretKeyFile, ...(authorizedClients && { authorizedClients }) } };
 }
 
 export function nameserverCommand(program: Command): void {
@@ -28,6 +38,8 @@ export function nameserverCommand(program: Command): void {
     .option("--bcport <port>", "broadcast responder UDP port (profile: ns_bcport)", port)
     .option("-x, --no-broadcast", "do not answer broadcast lookups")
     .option("-s, --storage <spec>", "memory, file:<path> or sqlite:<path>")
+    .option("--curve-secret <file>", "encrypt with CURVE using this key file (pyro-ts keygen); profile: curve_secret_key_file")
+    .option("--authorized-clients <dir>", "admit only clients whose .pub file is in this folder; profile: curve_authorized_clients")
     .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", autocleanSeconds)
     .action(async (flags: NameServerFlags) => {
       const profile = nameServerProfile(flags.profile, flags.config);
@@ -42,6 +54,7 @@ export function nameserverCommand(program: Command): void {
         broadcast: flags.broadcast === false ? false : profile.broadcast,
         storage,
         autoclean: flags.autoclean ?? profile.autoclean,
+        ...curveOptions(flags.curveSecret ?? profile.curveSecretKeyFile, flags.authorizedClients ?? profile.curveAuthorizedClients),
       });
       process.stdout.write(`nameserver running at ${ns.uri}\n`);
       if (ns.bcport !== undefined) process.stdout.write(`broadcast responder on udp port ${ns.bcport}\n`);

@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import type { NameEntry } from "../../src/index.js";
-import { withNameServer, type NsFlags } from "../nameserver-client.js";
+import { clientOptions, withNameServer, type NsFlags } from "../nameserver-client.js";
 import { commaList, print, UsageError } from "../output.js";
 
 interface ListFlags extends NsFlags {
@@ -35,12 +35,10 @@ async function confirm(question: string): Promise<boolean> {
 
 export function nsCommand(program: Command): void {
   const ns = program.command("ns").description("talk to the nameserver");
-  const nsOption = ["--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)"] as const;
 
-  ns.command("list")
+  clientOptions(ns.command("list"))
     .description("list names, optionally by prefix, regex or metadata")
     .argument("[prefix]", "only names starting with this")
-    .option(...nsOption)
     .option("--regex <pattern>", "only names matching this regex (from the start)")
     .option("--meta-all <tags>", "only names with all these tags (a,b)", commaList)
     .option("--meta-any <tags>", "only names with any of these tags (a,b)", commaList)
@@ -58,21 +56,19 @@ export function nsCommand(program: Command): void {
       print(entries, flags.json === true, table);
     });
 
-  ns.command("lookup")
+  clientOptions(ns.command("lookup"))
     .description("print the URI of a name")
     .argument("<name>")
-    .option(...nsOption)
     .option("--json", "print JSON with the metadata")
     .action(async (name: string, flags: NsFlags & { json?: boolean }) => {
       const entry = (await withNameServer(flags, (server) => server.lookup(name, { returnMetadata: true }))) as NameEntry;
       print(entry, flags.json === true, (e: NameEntry) => e.uri);
     });
 
-  ns.command("register")
+  clientOptions(ns.command("register"))
     .description("register a name for a URI")
     .argument("<name>")
     .argument("<uri>")
-    .option(...nsOption)
     .option("--meta <tags>", "metadata tags (a,b)", commaList)
     .option("--safe", "fail if the name is already registered")
     .action(async (name: string, uri: string, flags: NsFlags & { meta?: string[]; safe?: boolean }) => {
@@ -80,10 +76,9 @@ export function nsCommand(program: Command): void {
       process.stdout.write(`registered ${name}\n`);
     });
 
-  ns.command("remove")
+  clientOptions(ns.command("remove"))
     .description("remove a name, or every name matching a prefix or regex")
     .argument("<name>", "the name, prefix or regex")
-    .option(...nsOption)
     .option("--prefix", "remove every name starting with <name>")
     .option("--regex", "remove every name matching the regex <name>")
     .option("-y, --yes", "do not ask before removing several names")
@@ -101,20 +96,18 @@ export function nsCommand(program: Command): void {
       process.stdout.write(`removed ${count} name(s)\n`);
     });
 
-  ns.command("setmeta")
+  clientOptions(ns.command("setmeta"))
     .description("replace the metadata tags of a name")
     .argument("<name>")
     .argument("<tags>", "comma-separated tags (\"\" for none)")
-    .option(...nsOption)
     .action(async (name: string, tags: string, flags: NsFlags) => {
       const list = tags.split(",").map((t) => t.trim()).filter(Boolean);
       await withNameServer(flags, (server) => server.setMetadata(name, list));
       process.stdout.write(`metadata of ${name}: ${list.join(", ") || "(none)"}\n`);
     });
 
-  ns.command("ping")
+  clientOptions(ns.command("ping"))
     .description("check that the nameserver answers")
-    .option(...nsOption)
     .action(async (flags: NsFlags) => {
       const uri = await withNameServer(flags, async (server) => {
         await server.ping();
@@ -123,9 +116,8 @@ export function nsCommand(program: Command): void {
       process.stdout.write(`nameserver ${uri} is alive\n`);
     });
 
-  ns.command("watch")
+  clientOptions(ns.command("watch"))
     .description("print registrations, removals and metadata changes as they happen (Ctrl-C to stop)")
-    .option(...nsOption)
     .option("--json", "print one JSON object per line")
     .action(async (flags: NsFlags & { json?: boolean }) => {
       await withNameServer(flags, async (server) => {

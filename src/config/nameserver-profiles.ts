@@ -17,6 +17,9 @@ export interface NameServerProfile {
   readonly autoclean: number;
   /** `memory`, `file:<path>` or `sqlite:<path>`. */
   readonly storage: string;
+  /** CURVE key file of the nameserver, and the folder of client keys it admits. */
+  readonly curveSecretKeyFile?: string;
+  readonly curveAuthorizedClients?: string;
 }
 
 /** The built-in profile, so `-l default` works without any file. */
@@ -51,6 +54,8 @@ const KEYS: Readonly<Record<string, Kind>> = {
   storage_filename: "optionalString",
   storage: "string",
   broadcast: "boolean",
+  curve_secret_key_file: "string",
+  curve_authorized_clients: "string",
 };
 
 /** Where sql and dbm storage go when a profile names no file, as PyroLab keeps them in a data directory. */
@@ -126,6 +131,8 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
     broadcast: (values.broadcast as boolean | undefined) ?? DEFAULT_PROFILE.broadcast,
     autoclean: (values.ns_autoclean as number | undefined) ?? DEFAULT_PROFILE.autoclean,
     storage,
+    ...(values.curve_secret_key_file !== undefined && { curveSecretKeyFile: resolve(values.curve_secret_key_file as string) }),
+    ...(values.curve_authorized_clients !== undefined && { curveAuthorizedClients: resolve(values.curve_authorized_clients as string) }),
   };
 }
 

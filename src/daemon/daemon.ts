@@ -6,6 +6,7 @@ import { isSignal, type Signal } from "../signal.js";
 import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
+import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
 import { ServerSocket } from "../transport/server-socket.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
 import { runInCallContext } from "./call-context.js";
@@ -50,6 +51,12 @@ export interface DaemonOptions extends TransportOptions {
   readonly maxConnections?: number;
   /** Signal subscriptions one connection may hold. Default 1000. */
   readonly maxSubscriptionsPerConnection?: number;
+  /**
+   * CURVE encryption and client authentication: the daemon's key file (`pyro-ts keygen`),
+   * and a folder of client `.pub` files it admits (re-read when it changes). Without
+   * `authorizedClients` any client that knows the daemon's public key may connect.
+   */
+  readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
   /** Where the nameserver is, for objects registered with a `name` (see LocateOptions). Default: located. */
   readonly ns?: string | LocateOptions;
   /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
@@ -88,6 +95,8 @@ function signalOf(objectId: string, instance: object, shape: ExposedShape, name:
  */
 export class Daemon {
   readonly location: Location;
+  /** The daemon's CURVE public key, carried by its URIs. */
+  readonly #publicKey: string | undefined;
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ServerSocket;
   readonly #registry = new Registry();
@@ -120,7 +129,12 @@ export class Daemon {
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })
       : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 }).replace(/:0$/, ":*");
-    this.#socket = new ServerSocket(endpoint, this.#options, encodeBatch);
+    const curve = options.curve && {
+      keys: readSecretKeyFile(options.curve.secretKeyFile),
+      ...(options.curve.authorizedClients !== undefined && { authorized: new AuthorizedKeys(options.curve.authorizedClients) }),
+    };
+    this.#publicKey = curve?.keys.publicKey;
+    this.#socket = new ServerSocket(endpoint, this.#options, encodeBatch, curve);
     this.location = locationOf(this.#socket.endpoint);
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
@@ -186,7 +200,7 @@ export class Daemon {
   uriFor(idOrTarget: string | object): string {
     const id = typeof idOrTarget === "string" ? idOrTarget : this.#registry.idOf(idOrTarget);
     if (id === undefined || !this.#registry.has(id)) throw new DaemonError("object is not registered in this daemon");
-    return formatUri({ protocol: "PYRO", object: id, location: this.location });
+    return formatUri({ protocol: "PYRO", object: id, location: this.location, ...(this.#publicKey && { key: this.#publicKey }) });
   }
 
   /** Ids of every registered object, the daemon object included. */

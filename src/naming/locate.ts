@@ -1,6 +1,6 @@
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
-import { NamingError } from "../errors.js";
+import { NamingError, SecurityError } from "../errors.js";
 import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../proxy/connect.js";
 import { validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
@@ -20,6 +20,8 @@ export interface LocateOptions extends ConnectOptions {
   readonly broadcast?: boolean | readonly string[];
   /** UDP port of the broadcast responders. Default 9091. */
   readonly bcport?: number;
+  /** The nameserver's CURVE public key, when it encrypts and its address comes without one. */
+  readonly nsKey?: string;
   /** How long each attempt may take, in ms. Default 2000 (above the 1 s reconnect backoff). */
   readonly locateTimeout?: number;
 }
@@ -75,8 +77,11 @@ async function attempt(uri: string, options: LocateOptions, timeout: number): Pr
   let proxy: Remote<NameServer>;
   try {
     // connect() fetches the metadata: that is the liveness check.
-    proxy = await connectUri<NameServer>(uri, { ...options, timeout });
-  } catch {
+    const curve = options.nsKey ? { curve: { ...options.curve, serverKey: options.nsKey } } : {};
+    proxy = await connectUri<NameServer>(uri, { ...options, ...curve, timeout });
+  } catch (error) {
+    // A nameserver that answers but refuses us is found: say why, do not look further.
+    if (error instanceof SecurityError) throw error;
     return undefined;
   }
   proxy.$timeout = options.timeout ?? DEFAULT_TIMEOUT;

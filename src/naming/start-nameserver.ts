@@ -1,4 +1,4 @@
-import { Daemon } from "../daemon/daemon.js";
+import { Daemon, type DaemonOptions } from "../daemon/daemon.js";
 import type { TransportOptions } from "../transport/options.js";
 import { Autocleaner } from "./autoclean.js";
 import { BroadcastResponder } from "./broadcast-responder.js";
@@ -6,7 +6,7 @@ import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "./name
 import { NameServer } from "./nameserver.js";
 import { openStorage } from "./storage/open-storage.js";
 
-export interface NameServerOptions extends TransportOptions {
+export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve"> {
   /** Host to bind. Default 127.0.0.1. */
   readonly host?: string;
   /** Port; default 9090, 0 picks a free one. */

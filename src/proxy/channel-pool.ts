@@ -1,4 +1,5 @@
 import type { ResolvedTransportOptions } from "../transport/options.js";
+import type { ClientCurve } from "../transport/client-socket.js";
 import { Channel } from "./channel.js";
 
 interface Shared {
@@ -8,16 +9,16 @@ interface Shared {
 
 const channels = new Map<string, Shared>();
 
-function keyOf(endpoint: string, options: ResolvedTransportOptions): string {
-  return `${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout}`;
+function keyOf(endpoint: string, options: ResolvedTransportOptions, curve: ClientCurve | undefined): string {
+  return `${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout} ${curve ? `${curve.serverKey} ${curve.keys.publicKey}` : "plain"}`;
 }
 
-/** The channel to `endpoint`, shared by every proxy with the same transport options. */
-export function acquireChannel(endpoint: string, options: ResolvedTransportOptions): Channel {
-  const key = keyOf(endpoint, options);
+/** The channel to `endpoint`, shared by every proxy with the same transport options and keys. */
+export function acquireChannel(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve): Channel {
+  const key = keyOf(endpoint, options, curve);
   let shared = channels.get(key);
   if (!shared || shared.channel.closed) {
-    shared = { channel: new Channel(endpoint, options), users: 0 };
+    shared = { channel: new Channel(endpoint, options, curve), users: 0 };
     channels.set(key, shared);
   }
   shared.users++;

@@ -1,9 +1,9 @@
 import { fromEnvelope } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
-import { ConnectionClosedError, MessageTooLargeError, ProtocolError, TimeoutError } from "../errors.js";
+import { ConnectionClosedError, MessageTooLargeError, ProtocolError, SecurityError, TimeoutError } from "../errors.js";
 import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { RequestMessage } from "../protocol/message.js";
-import { ClientSocket } from "../transport/client-socket.js";
+import { ClientSocket, type ClientCurve } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Subscriptions } from "./subscriptions.js";
 
@@ -37,11 +37,12 @@ export class Channel {
   /** Remote signal subscriptions riding on this connection. */
   readonly subscriptions: Subscriptions;
   #everConnected = false;
+  #securityError: SecurityError | undefined;
   #nextId = 1;
   #lastSent = 0;
   #closed = false;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve) {
     this.endpoint = endpoint;
     this.#options = options;
     this.subscriptions = new Subscriptions({
@@ -53,6 +54,7 @@ export class Channel {
     });
     this.#socket = new ClientSocket(endpoint, options, {
       onConnect: () => {
+        this.#securityError = undefined;
         this.#flushWaiting();
         if (this.#everConnected) this.subscriptions.onReconnect();
         this.#everConnected = true;
@@ -62,7 +64,12 @@ export class Channel {
         this.subscriptions.onDisconnect();
       },
       onMessage: (frames) => this.#receive(frames),
-    }, encodeBatch);
+      onSecurityError: (error) => {
+        // Every call would wait for a handshake that keeps failing: fail them now, and new ones at once.
+        this.#securityError = error;
+        for (const id of [...this.#pending.keys()]) this.#fail(id, error);
+      },
+    }, encodeBatch, curve);
     // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), options.heartbeatInterval).unref();
   }
@@ -99,6 +106,7 @@ export class Channel {
   /** Sends one request; resolves with the decoded reply value (oneway: once sent). */
   request(request: Request, timeoutMs: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
+    if (this.#securityError && !this.#socket.connected) return Promise.reject(this.#securityError);
     const id = this.#allocateId();
     const message = { ...request, id } as Outgoing;
     const frames = encodeMessage(message);

@@ -1,5 +1,6 @@
 import { Dealer } from "zeromq";
-import { ConnectionClosedError } from "../errors.js";
+import { ConnectionClosedError, SecurityError } from "../errors.js";
+import type { CurveKeyPair } from "./curve.js";
 import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
@@ -13,6 +14,14 @@ export interface ClientSocketEvents {
   /** The connection was lost (peer closed, died, or missed heartbeats); ZeroMQ reconnects by itself. */
   onDisconnect(): void;
   onMessage(frames: Buffer[]): void;
+  /** The CURVE handshake failed: wrong server key, client key not authorized, or no CURVE on one side. */
+  onSecurityError(error: SecurityError): void;
+}
+
+/** CURVE for a proxy: the daemon's public key (from its URI) and our key pair. */
+export interface ClientCurve {
+  readonly serverKey: string;
+  readonly keys: CurveKeyPair;
 }
 
 /**
@@ -28,7 +37,7 @@ export class ClientSocket {
   #connected = false;
   readonly endpoint: string;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[]) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ClientCurve) {
     this.endpoint = endpoint;
     this.#dealer = new Dealer({
       ...commonSocketOptions(options, endpoint),
@@ -37,6 +46,7 @@ export class ClientSocket {
       maxMessageSize: -1,
       reconnectInterval: 100,
       reconnectMaxInterval: 1000,
+      ...(curve && { curveServerKey: curve.serverKey, curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey }),
     });
     this.#queue = new SendQueue(this.#dealer, batch && { sameBatch: () => true, combine: batch, maxBytes: batchBudget(options) });
     // The observer must exist before connect() to see the first handshake.
@@ -44,6 +54,14 @@ export class ClientSocket {
       this.#connected = true;
       events.onConnect();
     });
+    const securityError = (what: string) => (event: { error?: Error }) => {
+      events.onSecurityError(new SecurityError(`${what} with ${endpoint}: ${event.error?.message ?? "handshake failed"}`));
+    };
+    this.#dealer.events.on("handshake:error:auth", securityError("the daemon refused this client's key"));
+    // A mechanism mismatch (CURVE on one side only) is a protocol error of the handshake.
+    this.#dealer.events.on("handshake:error:protocol", securityError("the security handshake failed (CURVE keys on one side only?)"));
+    // With CURVE, a wrong server key shows as a broken handshake; without, that is only a lost connection.
+    if (curve) this.#dealer.events.on("handshake:error:other", securityError("the security handshake failed (is the server key right?)"));
     this.#dealer.events.on("disconnect", () => {
       if (!this.#connected) return;
       this.#connected = false;

@@ -1,12 +1,20 @@
+import { randomUUID } from "node:crypto";
 import { Router } from "zeromq";
 import { DaemonError } from "../errors.js";
 import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
+import { zapHandler, type AuthorizedKeys, type CurveKeyPair } from "./curve.js";
 import { endpointReleased } from "./endpoint-release.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
 
 const CLOSE_LINGER_MS = 1000;
+
+/** CURVE for a daemon: its key pair, and the client keys it admits (any client with a valid handshake when absent). */
+export interface ServerCurve {
+  readonly keys: CurveKeyPair;
+  readonly authorized?: AuthorizedKeys;
+}
 const ENDPOINT_RELEASE_TIMEOUT_MS = 2000;
 
 /** Receives one message: the peer's routing id and the frames after it. */
@@ -21,14 +29,23 @@ export class ServerSocket {
   readonly #queue: SendQueue;
   readonly endpoint: string;
   #loop: Promise<void> | undefined;
+  #zapDomain: string | undefined;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[]) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ServerCurve) {
     // Not `mandatory`: a reply to a peer that is gone is dropped, it never blocks the others.
-    this.#router = new Router(commonSocketOptions(options, endpoint));
+    this.#router = new Router({
+      ...commonSocketOptions(options, endpoint),
+      ...(curve && { curveServer: true, curveSecretKey: curve.keys.secretKey, zapDomain: (this.#zapDomain = `pyro-ts-${randomUUID()}`) }),
+    });
+    if (curve && this.#zapDomain) {
+      const authorized = curve.authorized;
+      zapHandler.register(this.#zapDomain, authorized ? (key) => authorized.has(key) : () => true);
+    }
     try {
       this.#router.bindSync(endpoint);
     } catch (error) {
       this.#router.close();
+      if (this.#zapDomain) void zapHandler.unregister(this.#zapDomain);
       throw new DaemonError(`cannot bind ${endpoint}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     this.endpoint = this.#router.lastEndpoint ?? endpoint;
@@ -69,6 +86,7 @@ export class ServerSocket {
     this.#router.linger = CLOSE_LINGER_MS;
     this.#router.close();
     await this.#loop;
+    if (this.#zapDomain) await zapHandler.unregister(this.#zapDomain);
     // Resolve only once the port can be bound again, so a daemon can restart on it at once.
     await endpointReleased(this.endpoint, ENDPOINT_RELEASE_TIMEOUT_MS);
   }

@@ -1,0 +1,161 @@
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { curveKeyPair, Router } from "zeromq";
+import { SecurityError } from "../errors.js";
+
+/** A CURVE key pair, both keys in Z85 (40 characters). */
+export interface CurveKeyPair {
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
+
+const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** Z85 text of 32 bytes (a binary CURVE key, as ZAP hands it over). */
+export function z85Encode(bytes: Uint8Array): string {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let text = "";
+  for (let i = 0; i + 4 <= view.length; i += 4) {
+    let value = view.readUInt32BE(i);
+    const chunk: string[] = [];
+    for (let j = 0; j < 5; j++) {
+      chunk.unshift(Z85[value % 85]!);
+      value = Math.floor(value / 85);
+    }
+    text += chunk.join("");
+  }
+  return text;
+}
+
+/** Throws SecurityError unless `key` is a Z85 CURVE key. */
+export function checkZ85Key(key: string, what: string): string {
+  if (typeof key !== "string" || !Z85_KEY.test(key)) throw new SecurityError(`${what} is not a 40-character Z85 CURVE key`);
+  return key;
+}
+
+/** A new key pair. */
+export function generateKeyPair(): CurveKeyPair {
+  return curveKeyPair();
+}
+
+function keyLine(text: string, name: string): string | undefined {
+  return new RegExp(`^\\s*${name}\\s*=\\s*"([^"]{40})"`, "m").exec(text)?.[1];
+}
+
+/**
+ * Writes `<base>.key` (both keys, mode 0600) and `<base>.pub` (the public key), in the
+ * `name = "z85"` lines of ZeroMQ's certificate files.
+ */
+export function writeKeyFiles(base: string, pair: CurveKeyPair = generateKeyPair()): { secretFile: string; publicFile: string } {
+  mkdirSync(dirname(base), { recursive: true });
+  const secretFile = `${base}.key`;
+  const publicFile = `${base}.pub`;
+  writeFileSync(secretFile, `# pyro-ts CURVE secret key: keep it private\npublic-key = "${pair.publicKey}"\nsecret-key = "${pair.secretKey}"\n`, { mode: 0o600 });
+  chmodSync(secretFile, 0o600);
+  writeFileSync(publicFile, `# pyro-ts CURVE public key\npublic-key = "${pair.publicKey}"\n`);
+  return { secretFile, publicFile };
+}
+
+/** Reads a `.key` file written by writeKeyFiles (or `pyro-ts keygen`). */
+export function readSecretKeyFile(path: string): CurveKeyPair {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new SecurityError(`cannot read CURVE key file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const publicKey = keyLine(text, "public-key");
+  const secretKey = keyLine(text, "secret-key");
+  if (!publicKey || !secretKey) throw new SecurityError(`${path} is not a CURVE secret key file (public-key and secret-key lines)`);
+  return { publicKey: checkZ85Key(publicKey, `public-key in ${path}`), secretKey: checkZ85Key(secretKey, `secret-key in ${path}`) };
+}
+
+/** Public keys in a folder of `.pub` files, read again when the folder changes (checked at most once a second). */
+export class AuthorizedKeys {
+  readonly #folder: string;
+  #keys = new Set<string>();
+  #checkedAt = 0;
+  #signature = "";
+
+  constructor(folder: string) {
+    this.#folder = folder;
+    statSync(folder); // a missing folder is a configuration error, found at once
+    this.#reload();
+  }
+
+  has(publicKey: string): boolean {
+    if (Date.now() - this.#checkedAt > 1000) this.#reload();
+    return this.#keys.has(publicKey);
+  }
+
+  #reload(): void {
+    this.#checkedAt = Date.now();
+    let files: string[];
+    try {
+      files = readdirSync(this.#folder).filter((f) => f.endsWith(".pub")).sort();
+    } catch {
+      this.#keys = new Set();
+      return;
+    }
+    const signature = files.map((f) => `${f}:${statSync(join(this.#folder, f)).mtimeMs}`).join("|");
+    if (signature === this.#signature) return;
+    this.#signature = signature;
+    const keys = new Set<string>();
+    for (const file of files) {
+      const key = keyLine(readFileSync(join(this.#folder, file), "utf8"), "public-key");
+      if (key && Z85_KEY.test(key)) keys.add(key);
+    }
+    this.#keys = keys;
+  }
+}
+
+/**
+ * The ZAP handler of this process: libzmq asks it, on inproc://zeromq.zap.01, whether a
+ * CURVE client may connect. One per process (per ZeroMQ context), shared by every daemon:
+ * each registers a domain with its own rule. It runs only while some daemon needs it.
+ */
+class ZapHandler {
+  readonly #domains = new Map<string, (clientKey: string) => boolean>();
+  #router: Router | undefined;
+  #loop: Promise<void> | undefined;
+
+  register(domain: string, allows: (clientKey: string) => boolean): void {
+    this.#domains.set(domain, allows);
+    if (!this.#router) {
+      const router = new Router({ linger: 0 });
+      router.bindSync("inproc://zeromq.zap.01");
+      this.#router = router;
+      this.#loop = this.#serve(router);
+    }
+  }
+
+  async unregister(domain: string): Promise<void> {
+    this.#domains.delete(domain);
+    if (this.#domains.size > 0 || !this.#router) return;
+    const router = this.#router;
+    this.#router = undefined;
+    router.close();
+    await this.#loop;
+  }
+
+  async #serve(router: Router): Promise<void> {
+    try {
+      for await (const [peer, empty, version, requestId, domain, , , mechanism, key] of router) {
+        let allowed = false;
+        try {
+          const rule = this.#domains.get(domain?.toString() ?? "");
+          // Without a rule (no authorized folder) any client with a valid CURVE handshake may connect.
+          allowed = mechanism?.toString() === "CURVE" && key !== undefined && (!rule || rule(z85Encode(key)));
+        } catch {
+          allowed = false;
+        }
+        await router.send([peer!, empty!, version ?? "1.0", requestId!, allowed ? "200" : "400", allowed ? "OK" : "client key not authorized", "", ""]);
+      }
+    } catch {
+      // closed
+    }
+  }
+}
+
+export const zapHandler = new ZapHandler();
