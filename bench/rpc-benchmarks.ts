@@ -39,6 +39,7 @@ const lower = (name: string, unit: string, pyro: number, baseline: number, basel
 
 interface PyroInfo {
   uri: string;
+  secureUri: string;
   ns: string;
 }
 
@@ -96,6 +97,23 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
     const rawPipe = await pipelined(sizes.pipelined, 100, () => raw.request(["e", PAYLOAD]));
     const pyroPipe = await pipelined(sizes.pipelined, 100, () => proxy.echo(PAYLOAD));
     figures.push(higher("pipelined calls (100 in flight)", "calls/s", pyroPipe.perSecond, rawPipe.perSecond, "raw echo", 0.5));
+
+    // What CURVE costs: the same calls to the same object behind an encrypting daemon.
+    const secure = await connect<BenchObject>(pyroServer.info.secureUri);
+    try {
+      for (let i = 0; i < sizes.warmup; i++) await secure.echo(PAYLOAD);
+      let plainSeq = 0;
+      let secureSeq = 0;
+      for (let round = 0; round < 3; round++) {
+        plainSeq = Math.max(plainSeq, (await latencies(sizes.sequential, () => proxy.echo(PAYLOAD))).rate.perSecond);
+        secureSeq = Math.max(secureSeq, (await latencies(sizes.sequential, () => secure.echo(PAYLOAD))).rate.perSecond);
+      }
+      figures.push(higher("sequential calls with CURVE", "calls/s", secureSeq, plainSeq, "pyro-ts without CURVE"));
+      const securePipe = await pipelined(sizes.pipelined, 100, () => secure.echo(PAYLOAD));
+      figures.push(higher("pipelined calls with CURVE", "calls/s", securePipe.perSecond, pyroPipe.perSecond, "pyro-ts without CURVE"));
+    } finally {
+      await secure.$close();
+    }
 
     // Oneway: a burst, then a barrier until the server has seen all of it.
     const rawBefore = Number((await raw.request(["b"]))[1]!.toString());
