@@ -3,7 +3,6 @@
  * hard or soft, a daemon restarted on the same port under a live proxy. The children run
  * the compiled fixtures in dist/test/fixtures, so `npm run build` first.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -12,6 +11,7 @@ import { ConnectionClosedError, parseUri } from "../src/index.js";
 import type { ClientReport } from "./fixtures/laser-client.js";
 import { Laser } from "./fixtures/laser.js";
 import { resources } from "./helpers.js";
+import { NodeChild } from "./node-child.js";
 
 const use = resources();
 
@@ -20,117 +20,16 @@ type Fixture = (typeof FIXTURES)[number];
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const scriptOf = (name: Fixture): string => fileURLToPath(new URL(`../dist/test/fixtures/${name}.js`, import.meta.url));
 
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
+const children: NodeChild[] = [];
 
-/** A node child running a compiled fixture; stdout is collected as lines, every wait is bounded. */
-class Child {
-  readonly process: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = "";
-  exit: Exit | undefined;
-  /** Settles once the process has exited and its output was read to the end. */
-  readonly closed: Promise<Exit>;
-  readonly #wake = new Set<() => void>();
-
-  constructor(readonly name: Fixture, args: readonly string[], stdin: "pipe" | "ignore") {
-    // A piped stdin ends when this test process does: the daemon fixture then shuts down,
-    // so no child outlives a crashed test run.
-    this.process = spawn(process.execPath, [scriptOf(name), ...args], { cwd: ROOT, stdio: [stdin, "pipe", "pipe"] });
-    this.process.stdin?.on("error", () => {});
-    let partial = "";
-    this.process.stdout!.setEncoding("utf8");
-    this.process.stdout!.on("data", (chunk: string) => {
-      partial += chunk;
-      let newline: number;
-      while ((newline = partial.indexOf("\n")) >= 0) {
-        this.lines.push(partial.slice(0, newline));
-        partial = partial.slice(newline + 1);
-      }
-      this.#notify();
-    });
-    this.process.stderr!.setEncoding("utf8");
-    this.process.stderr!.on("data", (chunk: string) => {
-      if (this.stderr.length < 20_000) this.stderr += chunk;
-    });
-    this.closed = new Promise((resolve) => {
-      this.process.once("close", (code, signal) => {
-        this.exit = { code, signal };
-        this.#notify();
-        resolve(this.exit);
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.exit === undefined && this.process.exitCode === null && this.process.signalCode === null;
-  }
-
-  #notify(): void {
-    for (const wake of [...this.#wake]) wake();
-  }
-
-  #describe(): string {
-    const status = this.exit ? `exited (code ${this.exit.code}, signal ${this.exit.signal})` : "still running";
-    return `${this.name} ${status}; stdout ${JSON.stringify(this.lines)}; stderr ${JSON.stringify(this.stderr.slice(-2000))}`;
-  }
-
-  /** The `index`th line of stdout (0-based), waiting at most `timeoutMs`. */
-  async line(index: number, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length <= index) {
-      if (this.exit) throw new Error(`no stdout line ${index}: ${this.#describe()}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no stdout line ${index} within ${timeoutMs} ms: ${this.#describe()}`);
-      await this.#wait(left);
-    }
-    return this.lines[index]!;
-  }
-
-  /** How the process ended, waiting at most `timeoutMs`; undefined if it is still running then. */
-  async exited(timeoutMs: number): Promise<Exit | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([this.closed, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]);
-    clearTimeout(timer);
-    return result;
-  }
-
-  /** Like exited(), but failing the test with the child's output if it does not end in time. */
-  async expectExit(timeoutMs: number): Promise<Exit> {
-    const exit = await this.exited(timeoutMs);
-    if (!exit) throw new Error(`did not exit within ${timeoutMs} ms: ${this.#describe()}`);
-    return exit;
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#wake.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake.add(done);
-    });
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.running) this.process.kill(signal);
-  }
-}
-
-const children: Child[] = [];
-
-function start(name: Fixture, args: readonly string[] = [], stdin: "pipe" | "ignore" = "pipe"): Child {
-  const child = new Child(name, args, stdin);
+function start(name: Fixture, args: readonly string[] = [], stdin: "pipe" | "ignore" = "pipe"): NodeChild {
+  const child = new NodeChild(name, scriptOf(name), args, { stdin, cwd: ROOT });
   children.push(child);
   return child;
 }
 
 /** Starts the daemon fixture and waits for its URI. */
-async function startDaemon(port = 0): Promise<{ child: Child; uri: string; port: number }> {
+async function startDaemon(port = 0): Promise<{ child: NodeChild; uri: string; port: number }> {
   const child = start("laser-daemon", [String(port)]);
   const uri = await child.line(0, 10_000);
   expect(uri).toMatch(/^PYRO:laser@127\.0\.0\.1:\d+$/);
@@ -143,7 +42,7 @@ async function startDaemon(port = 0): Promise<{ child: Child; uri: string; port:
 afterEach(async () => {
   // Every child ends with its test, killed if need be, and is waited for.
   const all = children.splice(0);
-  for (const child of all) child.kill("SIGKILL");
+  for (const child of all) child.signal("SIGKILL");
   for (const child of all) {
     if (!(await child.exited(5000))) throw new Error(`${child.name} (pid ${child.process.pid}) survived SIGKILL for 5 s`);
   }
@@ -168,7 +67,7 @@ describe("a daemon in a child process", () => {
     const many = await Promise.all(Array.from({ length: 200 }, (_, i) => laser.echo(i)));
     expect(many).toEqual(Array.from({ length: 200 }, (_, i) => i));
 
-    child.kill("SIGTERM");
+    child.signal("SIGTERM");
     expect(await child.expectExit(5000)).toEqual({ code: 0, signal: null });
   });
 
@@ -184,7 +83,7 @@ describe("a daemon in a child process", () => {
     );
     await sleep(200); // the call is in the daemon now
     const killedAt = Date.now();
-    child.kill("SIGKILL");
+    child.signal("SIGKILL");
     const outcome = await Promise.race([pending, sleep(4000).then(() => undefined)]);
     expect(outcome, "the pending call was still pending 4 s after the daemon died").toBeDefined();
     expect(outcome).not.toHaveProperty("value");
@@ -199,7 +98,7 @@ describe("a daemon in a child process", () => {
     const laser = await use.connect<Laser>(first.uri, { timeout: 10_000 });
     expect(await laser.setPower(5)).toBe(5);
 
-    first.child.kill(signal);
+    first.child.signal(signal);
     const exit = await first.child.expectExit(5000);
     expect(exit).toEqual(signal === "SIGTERM" ? { code: 0, signal: null } : { code: null, signal: "SIGKILL" });
     // Let the proxy notice the loss before asking anything of it.
@@ -226,7 +125,7 @@ describe("a process that opens, calls and closes", () => {
     const exit = await child.exited(2000);
     const elapsed = performance.now() - started;
     if (!exit) {
-      child.kill("SIGKILL");
+      child.signal("SIGKILL");
       await child.exited(5000);
       expect.fail(`open-call-close was still running after 2 s and had to be killed; stdout ${JSON.stringify(child.lines)}, stderr ${JSON.stringify(child.stderr)}`);
     }

@@ -2,7 +2,6 @@
  * Remote signals across processes: subscribers and daemons in child processes (run from
  * dist/, so `npm run build` first), real TCP sockets on 127.0.0.1 only.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SignalGap } from "../src/index.js";
 import { Beacon } from "./fixtures/signal-beacon.js";
 import { resources } from "./helpers.js";
+import { NodeChild } from "./node-child.js";
 
 const FIXTURES = ["signal-beacon", "signal-daemon", "signal-subscriber", "signal-close-race"] as const;
 const distFixture = (name: (typeof FIXTURES)[number]): string => join("dist", "test", "fixtures", `${name}.js`);
@@ -42,72 +42,10 @@ interface BlobResult {
   label: string;
 }
 
-/** A node child process running a compiled fixture; its stdout is collected as lines. */
-class NodeChild {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = "";
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  /** Settles once the process exited and its output was read to the end. */
-  readonly closed: Promise<void>;
-  readonly #waiters = new Set<() => void>();
-
-  constructor(readonly name: string, script: string, config: unknown) {
-    // stdin stays a pipe: the fixtures exit when it ends, so nothing outlives the test run.
-    this.child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
-    let partial = "";
-    this.child.stdout!.setEncoding("utf8");
-    this.child.stdout!.on("data", (chunk: string) => {
-      partial += chunk;
-      let newline: number;
-      while ((newline = partial.indexOf("\n")) >= 0) {
-        this.lines.push(partial.slice(0, newline));
-        partial = partial.slice(newline + 1);
-      }
-      this.#notify();
-    });
-    this.child.stderr!.setEncoding("utf8");
-    this.child.stderr!.on("data", (chunk: string) => {
-      if (this.stderr.length < 20_000) this.stderr += chunk;
-    });
-    this.child.stdin!.on("error", () => {});
-    this.closed = new Promise((resolve) => {
-      this.child.once("close", (code, signal) => {
-        this.exit = { code, signal };
-        this.#notify();
-        resolve();
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.exit === undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Resolves with the first line (printed so far or later) that matches; bounded. */
-  waitForLine(matches: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const settle = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      const check = (): void => {
-        const line = this.lines.find(matches);
-        if (line !== undefined) {
-          settle();
-          resolve(line);
-        } else if (this.exit) {
-          settle();
-          reject(new Error(`${this.name}: exited (${JSON.stringify(this.exit)}) before ${what}\n${this.#output()}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        settle();
-        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms\n${this.#output()}`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-      check();
-    });
+/** A fixture that prints "ready" once subscribed and one `{"result": …}` line at the end. */
+class NodeChildWithResult extends NodeChild {
+  constructor(name: string, script: string, config: unknown) {
+    super(name, script, [JSON.stringify(config)]);
   }
 
   ready(timeoutMs = 15_000): Promise<string> {
@@ -118,21 +56,6 @@ class NodeChild {
     const line = await this.waitForLine((l) => l.startsWith('{"result"'), timeoutMs, "result line");
     return (JSON.parse(line) as { result: T }).result;
   }
-
-  /** Kills the process (if still running) and waits, bounded, until it is gone. */
-  async kill(signal: NodeJS.Signals = "SIGKILL", timeoutMs = 5000): Promise<void> {
-    if (this.running) this.child.kill(signal);
-    await Promise.race([this.closed, sleep(timeoutMs)]);
-    if (this.exit === undefined) throw new Error(`${this.name} did not exit within ${timeoutMs} ms of ${signal}`);
-  }
-
-  #output(): string {
-    return `stdout: ${this.lines.join("\n").slice(-2000)}\nstderr: ${this.stderr.slice(-2000)}`;
-  }
-
-  #notify(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
 }
 
 const use = resources();
@@ -142,8 +65,8 @@ const use = resources();
  * a child started after a daemon is killed (and gone) before that daemon closes, a proxy
  * connected after a daemon child started is closed while that child still answers.
  */
-function start(name: string, fixture: "signal-daemon" | "signal-subscriber" | "signal-close-race", config: unknown): NodeChild {
-  const child = new NodeChild(name, distFixture(fixture), config);
+function start(name: string, fixture: "signal-daemon" | "signal-subscriber" | "signal-close-race", config: unknown): NodeChildWithResult {
+  const child = new NodeChildWithResult(name, distFixture(fixture), config);
   use.onCleanup(() => child.kill("SIGKILL"));
   return child;
 }
