@@ -148,7 +148,7 @@ export class Daemon {
       this.#signals.dropPeer(peerId);
       this.#registry.endSession(peerId);
       this.#locks.releasePeer(peerId);
-    });
+    }, (peerId) => this.#inFlightByPeer.has(peerId));
     this.#registry.add(new DaemonObject(this.#registry, this.#locks, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
@@ -278,15 +278,14 @@ export class Daemon {
     // A connection we dropped for silence (its process stalled) is alive after all: tell it.
     if (this.#peers.seen(peerId)) this.#reply(peer, encodeMessage({ kind: "reset", id: 0 }));
     if (isBatch(frames)) {
-      const size = messageSize(frames);
       let messages: Buffer[][];
       try {
-        if (size > this.#options.maxMessageSize) throw new MessageTooLargeError(`batch of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`);
         messages = splitBatch(frames);
       } catch (error) {
         this.#replyError(peer, 0, error);
         return;
       }
+      // Each message of a batch is held to the size limit on its own, and answered on its own.
       for (const message of messages) this.#receiveOne(peer, peerId, message);
       return;
     }
@@ -359,6 +358,7 @@ export class Daemon {
         },
         (error: unknown) => this.#failed(peer, message, error),
       )
+      .catch((error: unknown) => this.#onError(error, `answering ${message.kind} ${message.object} failed`))
       .finally(() => {
         const left = this.#inFlightByPeer.get(peerId)! - 1;
         if (left === 0) this.#inFlightByPeer.delete(peerId);

@@ -11,11 +11,16 @@ export class PeerTracker {
   readonly #forgotten = new Set<string>();
   readonly #timeout: number;
   readonly #onGone: (peerId: string) => void;
+  readonly #isBusy: (peerId: string) => boolean;
   #timer: NodeJS.Timeout | undefined;
+  #period = 0;
+  #lastSweep = 0;
 
-  constructor(timeoutMs: number, onGone: (peerId: string) => void) {
+  /** `isBusy`: a peer with calls still running is alive, whatever its silence. */
+  constructor(timeoutMs: number, onGone: (peerId: string) => void, isBusy: (peerId: string) => boolean = () => false) {
     this.#timeout = timeoutMs;
     this.#onGone = onGone;
+    this.#isBusy = isBusy;
   }
 
   /** Records activity; returns true when the peer had been dropped for silence before. */
@@ -35,12 +40,26 @@ export class PeerTracker {
   }
 
   start(sweepEveryMs: number): void {
+    this.#period = sweepEveryMs;
+    this.#lastSweep = Date.now();
     this.#timer ??= setInterval(() => this.sweep(), sweepEveryMs).unref();
   }
 
   sweep(now = Date.now()): void {
-    for (const [peerId, at] of this.#lastSeen) {
+    const late = this.#period > 0 && now - this.#lastSweep > 2 * this.#period;
+    this.#lastSweep = now;
+    if (late) {
+      // This process was blocked (a long synchronous method): the heartbeats peers sent
+      // meanwhile are still unread. Their silence is ours; start counting afresh.
+      for (const peerId of [...this.#lastSeen.keys()]) this.#lastSeen.set(peerId, now);
+      return;
+    }
+    for (const [peerId, at] of [...this.#lastSeen]) {
       if (now - at <= this.#timeout) break;
+      if (this.#isBusy(peerId)) {
+        this.seen(peerId);
+        continue;
+      }
       this.#lastSeen.delete(peerId);
       this.#forgotten.add(peerId);
       if (this.#forgotten.size > MAX_FORGOTTEN) this.#forgotten.delete(this.#forgotten.values().next().value!);

@@ -77,7 +77,8 @@ export class SignalHub {
       hook = { disconnect, subscribers };
       this.#hooks.set(signal, hook);
     }
-    hook.subscribers.set(peerId, { peerId, object, signal: name });
+    // One connection may listen to the same Signal under two names: one entry each.
+    hook.subscribers.set(`${peerId}\u0000${key}`, { peerId, object, signal: name });
   }
 
   /** Returns whether the connection was subscribed. */
@@ -90,7 +91,7 @@ export class SignalHub {
     state.outbox.forget(key);
     const hook = this.#hooks.get(signal);
     if (hook) {
-      hook.subscribers.delete(peerId);
+      hook.subscribers.delete(`${peerId}\u0000${key}`);
       if (hook.subscribers.size === 0) {
         hook.disconnect();
         this.#hooks.delete(signal);

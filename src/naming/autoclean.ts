@@ -1,4 +1,6 @@
+import { SecurityError } from "../errors.js";
 import { Channel } from "../proxy/channel.js";
+import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
 import { DAEMON_OBJECT_ID } from "../protocol/metadata.js";
 import { resolveTransportOptions } from "../transport/options.js";
 import { endpointOf, parseUri } from "../uri.js";
@@ -23,6 +25,8 @@ export interface AutocleanOptions {
   readonly timeout?: number;
   /** Daemons checked at once. Default 32. */
   readonly concurrency?: number;
+  /** Key pair for encrypting daemons; a fresh one when absent (enough to learn they are up). */
+  readonly clientKeys?: CurveKeyPair;
 }
 
 /**
@@ -38,6 +42,8 @@ export class Autocleaner {
   readonly #grace: number;
   readonly #timeout: number;
   readonly #concurrency: number;
+  /** The key pair to present to encrypting daemons (the nameserver's own, when it has one). */
+  readonly #clientKeys: CurveKeyPair | undefined;
   /** When each name was first found unreachable. */
   readonly #failingSince = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -53,6 +59,7 @@ export class Autocleaner {
     this.#grace = Math.min(options.grace ?? 2 * this.#interval, 2 * MAX_AUTOCLEAN_SECONDS * 1000);
     this.#timeout = options.timeout ?? 2000;
     this.#concurrency = options.concurrency ?? 32;
+    this.#clientKeys = options.clientKeys;
   }
 
   start(): void {
@@ -72,17 +79,20 @@ export class Autocleaner {
     for (const [name, uri] of registered) {
       if (name === NAMESERVER_NAME) continue;
       const parsed = parseUri(uri);
-      const endpoint = endpointOf(parsed.location!);
-      let names = byDaemon.get(endpoint);
-      if (!names) byDaemon.set(endpoint, (names = []));
+      // One check per daemon: its endpoint, and its CURVE key when it encrypts.
+      const daemon = `${endpointOf(parsed.location!)} ${parsed.key ?? ""}`;
+      let names = byDaemon.get(daemon);
+      if (!names) byDaemon.set(daemon, (names = []));
       names.push({ objectId: parsed.object, name, uri });
     }
     const queue = [...byDaemon];
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next && !this.#stopped; next = queue.shift()) {
-        const [endpoint, names] = next;
-        const served = await this.#servedBy(endpoint);
-        this.#record(names, served);
+        const [daemon, names] = next;
+        const [endpoint, key] = daemon.split(" ") as [string, string];
+        const served = await this.#servedBy(endpoint, key || undefined);
+        if (served !== "alive") this.#record(names, served);
+        else for (const { name } of names) this.#failingSince.delete(name);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
@@ -91,17 +101,26 @@ export class Autocleaner {
     for (const name of this.#failingSince.keys()) if (!names.has(name)) this.#failingSince.delete(name);
   }
 
-  /** Object ids a daemon serves, or undefined when it does not answer. */
-  async #servedBy(endpoint: string): Promise<Set<string> | undefined> {
-    const channel = new Channel(endpoint, resolveTransportOptions({}));
+  /**
+   * Object ids a daemon serves, undefined when it does not answer, or "alive" when it
+   * answers but refuses to tell us (an encrypting daemon that does not admit our key).
+   */
+  async #servedBy(endpoint: string, serverKey: string | undefined): Promise<Set<string> | undefined | "alive"> {
+    const curve = serverKey ? { serverKey, keys: this.#keys() } : undefined;
+    const channel = new Channel(endpoint, resolveTransportOptions({}), curve);
     try {
       const ids = await channel.invoke(DAEMON_OBJECT_ID, "registered", [], this.#timeout);
       return Array.isArray(ids) ? new Set(ids.filter((id): id is string => typeof id === "string")) : undefined;
-    } catch {
-      return undefined;
+    } catch (error) {
+      return error instanceof SecurityError ? "alive" : undefined;
     } finally {
       await channel.close();
     }
+  }
+
+  #ownKeys: CurveKeyPair | undefined;
+  #keys(): CurveKeyPair {
+    return (this.#ownKeys ??= this.#clientKeys ?? generateKeyPair());
   }
 
   #record(checked: readonly Checked[], served: Set<string> | undefined): void {

@@ -76,9 +76,10 @@ export async function discoverNsUri(addresses: readonly string[], port: number, 
 async function attempt(uri: string, options: LocateOptions, timeout: number): Promise<Remote<NameServer> | undefined> {
   let proxy: Remote<NameServer>;
   try {
-    // connect() fetches the metadata: that is the liveness check.
-    const curve = options.nsKey ? { curve: { ...options.curve, serverKey: options.nsKey } } : {};
-    proxy = await connectUri<NameServer>(uri, { ...options, ...curve, timeout });
+    // The configured key wins over whatever key an address (a broadcast answer) claims:
+    // a forged answer then fails the handshake instead of impersonating the nameserver.
+    const target = options.nsKey ? formatUri({ ...parseUri(uri), key: options.nsKey }) : uri;
+    proxy = await connectUri<NameServer>(target, { ...options, timeout });
   } catch (error) {
     // A nameserver that answers but refuses us is found: say why, do not look further.
     if (error instanceof SecurityError) throw error;

@@ -4,6 +4,8 @@ import { validateName, validateTags } from "./names.js";
 import type { NameServer } from "./nameserver.js";
 import type { SignalGap } from "../proxy/subscriptions.js";
 
+const CLOSE_TIMEOUT_MS = 2000;
+
 interface Kept {
   readonly uri: string;
   readonly metadata: string[];
@@ -56,6 +58,11 @@ export class NameKeeper {
   async #start(): Promise<void> {
     if (this.#state !== "idle") return;
     const ns = await locateNs(this.#options);
+    // State may have changed while awaiting: the daemon closed while we looked for the nameserver.
+    if (this.#closed()) {
+      await ns.$close();
+      return;
+    }
     this.#ns = ns;
     this.#state = "running";
     try {
@@ -80,11 +87,17 @@ export class NameKeeper {
     this.#state = "closed";
     if (!ns) return;
     if (wasRunning) {
-      for (const name of this.#names.keys()) {
-        await ns.remove(name).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`));
-      }
+      // Bounded: a nameserver that is gone must not hold up the daemon's close.
+      ns.$timeout = Math.min(ns.$timeout, CLOSE_TIMEOUT_MS);
+      await Promise.all(
+        [...this.#names.keys()].map((name) => ns.remove(name).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`))),
+      );
     }
     await ns.$close();
+  }
+
+  #closed(): boolean {
+    return this.#state === "closed";
   }
 
   async #registerAll(): Promise<void> {

@@ -1,7 +1,8 @@
 import { NamingError } from "../errors.js";
 import { connect as connectUri } from "../proxy/connect.js";
+import { validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
-import { formatLocation, toUri, type PyroUri } from "../uri.js";
+import { formatLocation, formatUri, toUri, type PyroUri } from "../uri.js";
 import { locateNs, type LocateOptions } from "./locate.js";
 import { validateName } from "./names.js";
 import type { NameServer } from "./nameserver.js";
@@ -23,6 +24,7 @@ async function withNameServer<R>(options: LocateOptions, use: (ns: Remote<NameSe
 /** Looks a name up, waiting up to `wait` ms for it to appear (told by the `registered` signal, no polling). */
 async function lookupUri(ns: Remote<NameServer>, name: string, wait: number | undefined): Promise<string> {
   if (!wait) return (await ns.lookup(name)) as string;
+  validTimeout(wait);
   let appeared!: () => void;
   const registered = new Promise<void>((resolve) => (appeared = resolve));
   const off = await ns.registered.connect((registeredName) => {
@@ -55,7 +57,7 @@ export async function resolve(uri: string | PyroUri, options: LookupOptions = {}
   const parsed = toUri(uri);
   switch (parsed.protocol) {
     case "PYRO":
-      return typeof uri === "string" ? uri : `${parsed.protocol}:${parsed.object}@${formatLocation(parsed.location!)}`;
+      return typeof uri === "string" ? uri : formatUri(parsed);
     case "PYRONAME":
       return withNameServer(nsOptions(parsed, options), (ns) => lookupUri(ns, parsed.object, options.wait));
     case "PYROMETA":

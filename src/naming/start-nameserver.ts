@@ -5,6 +5,7 @@ import { BroadcastResponder } from "./broadcast-responder.js";
 import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "./names.js";
 import { NameServer } from "./nameserver.js";
 import { openStorage } from "./storage/open-storage.js";
+import { readSecretKeyFile } from "../transport/curve.js";
 
 export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve"> {
   /** Host to bind. Default 127.0.0.1. */
@@ -53,6 +54,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
     if (options.autoclean) {
       autocleaner = new Autocleaner(nameserver, {
         interval: options.autoclean,
+        ...(options.curve && { clientKeys: readSecretKeyFile(options.curve.secretKeyFile) }),
         ...(options.autocleanGrace !== undefined && { grace: options.autocleanGrace * 1000 }),
       });
       autocleaner.start();

@@ -132,6 +132,11 @@ export function peekCorrelationId(frames: readonly Uint8Array[]): number | undef
   return Buffer.from(h.buffer, h.byteOffset, h.byteLength).readUInt32BE(4);
 }
 
+/** Whether a header, however broken the rest, says the message is a result or an error. */
+export function isReplyHeader(header: Uint8Array | undefined): boolean {
+  return !!header && header.length >= 2 && (header[1] === KIND_CODES.result || header[1] === KIND_CODES.error);
+}
+
 /** Whether a message's header marks it oneway (no reply must be sent, even an error). */
 export function peekOneway(frames: readonly Uint8Array[]): boolean {
   const h = frames[0];

@@ -1,7 +1,7 @@
 import { fromEnvelope } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { ConnectionClosedError, MessageTooLargeError, ProtocolError, SecurityError, TimeoutError } from "../errors.js";
-import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeBatch, isReplyHeader, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { RequestMessage } from "../protocol/message.js";
 import { ClientSocket, type ClientCurve } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
@@ -71,7 +71,8 @@ export class Channel {
       },
     }, encodeBatch, curve);
     // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
-    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), options.heartbeatInterval).unref();
+    // Checked twice per interval so that no silence lasts much beyond one interval.
+    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), Math.max(1, Math.floor(options.heartbeatInterval / 2))).unref();
   }
 
   get closed(): boolean {
@@ -170,7 +171,7 @@ export class Channel {
   }
 
   #sendHeartbeat(): void {
-    if (!this.#socket.connected || Date.now() - this.#lastSent < this.#options.heartbeatInterval) return;
+    if (!this.#socket.connected || Date.now() - this.#lastSent < this.#options.heartbeatInterval / 2) return;
     this.#lastSent = Date.now();
     this.#socket.send(encodeMessage({ kind: "heartbeat", id: 0 })).catch(() => {});
   }
@@ -191,16 +192,14 @@ export class Channel {
 
   #receiveOne(frames: Buffer[]): void {
     if (messageSize(frames) > this.#options.maxMessageSize) {
-      const id = peekCorrelationId(frames);
-      if (id !== undefined) this.#fail(id, new MessageTooLargeError(`reply exceeds the maximum message size of ${this.#options.maxMessageSize}`));
+      this.#failReply(frames, new MessageTooLargeError(`reply exceeds the maximum message size of ${this.#options.maxMessageSize}`));
       return;
     }
     let message;
     try {
       message = decodeMessage(frames);
     } catch (error) {
-      const id = peekCorrelationId(frames);
-      if (id !== undefined) this.#fail(id, error instanceof Error ? error : new ProtocolError(String(error)));
+      this.#failReply(frames, error instanceof Error ? error : new ProtocolError(String(error)));
       return;
     }
     if (message.kind === "event") {
@@ -223,6 +222,13 @@ export class Channel {
     } catch (error) {
       this.#fail(message.id, error as Error);
     }
+  }
+
+  /** Fails the call a broken reply answers. Other kinds carry ids of their own (an event's is a sequence number). */
+  #failReply(frames: readonly Buffer[], error: Error): void {
+    if (!isReplyHeader(frames[0])) return;
+    const id = peekCorrelationId(frames);
+    if (id !== undefined) this.#fail(id, error);
   }
 
   #settle(id: number, value: unknown): void {

@@ -28,8 +28,13 @@ export async function fetchMetadata(channel: Channel, objectId: string, timeout:
   return (await channel.invoke(DAEMON_OBJECT_ID, "metadata", [objectId], timeout)) as ObjectMetadata;
 }
 
+/** The longest delay a Node timer can wait; beyond it Node fires at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export function validTimeout(value: unknown): number {
-  if (typeof value !== "number" || !(value > 0)) throw new RangeError(`$timeout must be a positive number of ms, got ${String(value)}`);
+  if (typeof value !== "number" || !(value > 0) || value > MAX_TIMEOUT_MS) {
+    throw new RangeError(`a timeout must be a number of ms from 1 to ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+  }
   return value;
 }
 

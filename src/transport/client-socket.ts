@@ -73,9 +73,15 @@ export class ClientSocket {
     dealer.connect(endpoint);
     this.#loop = (async () => {
       try {
-        for await (const frames of dealer) events.onMessage(frames);
+        for await (const frames of dealer) {
+          try {
+            events.onMessage(frames);
+          } catch (error) {
+            process.emitWarning(`a reply could not be handled: ${String(error)}`, "PyroProxyWarning");
+          }
+        }
       } catch (error) {
-        if (!dealer.closed) throw error;
+        if (!dealer.closed) process.emitWarning(`the connection to ${endpoint} stopped receiving: ${String(error)}`, "PyroProxyWarning");
       }
     })();
   }

@@ -98,13 +98,25 @@ export class AuthorizedKeys {
       this.#keys = new Set();
       return;
     }
-    const signature = files.map((f) => `${f}:${statSync(join(this.#folder, f)).mtimeMs}`).join("|");
+    // A file that vanishes or cannot be read is skipped: it must not lock every client out.
+    const mtime = (file: string): number => {
+      try {
+        return statSync(join(this.#folder, file)).mtimeMs;
+      } catch {
+        return -1;
+      }
+    };
+    const signature = files.map((f) => `${f}:${mtime(f)}`).join("|");
     if (signature === this.#signature) return;
     this.#signature = signature;
     const keys = new Set<string>();
     for (const file of files) {
-      const key = keyLine(readFileSync(join(this.#folder, file), "utf8"), "public-key");
-      if (key && Z85_KEY.test(key)) keys.add(key);
+      try {
+        const key = keyLine(readFileSync(join(this.#folder, file), "utf8"), "public-key");
+        if (key && Z85_KEY.test(key)) keys.add(key);
+      } catch {
+        // skipped, see above
+      }
     }
     this.#keys = keys;
   }

@@ -66,10 +66,16 @@ export class ServerSocket {
     this.#loop = (async () => {
       try {
         for await (const [peer, ...frames] of this.#router) {
-          if (peer) handler(peer, frames);
+          if (!peer) continue;
+          try {
+            handler(peer, frames);
+          } catch (error) {
+            // One message must never end the loop that serves everyone.
+            process.emitWarning(`a message could not be handled: ${String(error)}`, "PyroDaemonWarning");
+          }
         }
       } catch (error) {
-        if (!this.#router.closed) throw error;
+        if (!this.#router.closed) process.emitWarning(`the daemon stopped receiving: ${String(error)}`, "PyroDaemonWarning");
       }
     })();
   }
