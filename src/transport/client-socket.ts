@@ -35,6 +35,8 @@ export class ClientSocket {
   readonly #queue: SendQueue;
   readonly #loop: Promise<void>;
   #connected = false;
+  /** The loss of the previous connection, when not declared yet. */
+  #pendingLoss: (() => void) | undefined;
   readonly endpoint: string;
 
   constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ClientCurve) {
@@ -51,6 +53,8 @@ export class ClientSocket {
     this.#queue = new SendQueue(this.#dealer, batch && { sameBatch: () => true, combine: batch, maxBytes: batchBudget(options) });
     // The observer must exist before connect() to see the first handshake.
     this.#dealer.events.on("handshake", () => {
+      // A loss still waiting for the old connection's last replies is declared first.
+      this.#pendingLoss?.();
       this.#connected = true;
       events.onConnect();
     });
@@ -67,7 +71,13 @@ export class ClientSocket {
       this.#connected = false;
       // Monitor events and messages travel separately, and the event can overtake the last
       // replies the daemon sent before it went away. Let those arrive before declaring the loss.
-      this.#whenInboundDrained(() => events.onDisconnect());
+      const loss = (): void => {
+        if (this.#pendingLoss !== loss) return;
+        this.#pendingLoss = undefined;
+        events.onDisconnect();
+      };
+      this.#pendingLoss = loss;
+      this.#whenInboundDrained(loss);
     });
     const dealer = this.#dealer;
     dealer.connect(endpoint);
