@@ -366,3 +366,32 @@ describe("transports", () => {
     expect(await slow).toBe(2000);
   });
 });
+
+describe("percall instances", () => {
+  it("are disposed after their call, and metadata does not create one each time", async () => {
+    let created = 0;
+    let disposed = 0;
+    @expose
+    @behavior({ instanceMode: "percall" })
+    class Probe {
+      constructor() {
+        created++;
+      }
+      async ping(): Promise<string> {
+        return "pong";
+      }
+      [Symbol.dispose](): void {
+        disposed++;
+      }
+    }
+    const daemon = await use.daemon();
+    const uri = daemon.register(Probe);
+    const a = await use.connect<Probe>(uri);
+    const b = await use.connect<Probe>(uri, { maxMessageSize: 1 << 20 });
+    expect(created).toBe(1); // the first metadata request learns the shape once
+    expect(await a.ping()).toBe("pong");
+    expect(await b.ping()).toBe("pong");
+    expect(created).toBe(3);
+    await expect.poll(() => disposed).toBe(3);
+  });
+});

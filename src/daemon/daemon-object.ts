@@ -49,14 +49,13 @@ export class DaemonObject {
   #lockable(objectId: string): string {
     if (typeof objectId !== "string") throw new TypeError("objectId must be a string");
     const peerId = callContext()?.peerId ?? "";
-    const { instance } = this.#registry.resolve(objectId, peerId);
-    if (!isLockable(instance.constructor)) throw notLockable(objectId);
+    if (!isLockable(this.#registry.typeOf(objectId))) throw notLockable(objectId);
     return peerId;
   }
 
   /** The exposed shape of `objectId` (for a session class, of the caller's instance). */
   metadata(objectId: string): ObjectMetadata {
     if (typeof objectId !== "string") throw new TypeError("objectId must be a string");
-    return this.#registry.resolve(objectId, callContext()?.peerId ?? "").shape.metadata;
+    return this.#registry.shape(objectId, callContext()?.peerId ?? "").shape.metadata;
   }
 }

@@ -374,7 +374,22 @@ export class Daemon {
 
   #run(peer: Buffer, peerId: string, message: ObjectRequest): unknown {
     this.#locks.check(message.object, peerId);
-    const { instance, shape } = this.#registry.resolve(message.object, peerId);
+    const { instance, shape, done } = this.#registry.resolve(message.object, peerId);
+    let result: unknown;
+    try {
+      result = this.#runOn(peer, peerId, message, instance, shape);
+    } catch (error) {
+      done();
+      throw error;
+    }
+    if (!isThenable(result)) {
+      done();
+      return result;
+    }
+    return Promise.resolve(result).finally(done);
+  }
+
+  #runOn(peer: Buffer, peerId: string, message: ObjectRequest, instance: object, shape: ExposedShape): unknown {
     let request: Request;
     switch (message.kind) {
       case "subscribe":

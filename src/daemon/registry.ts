@@ -74,15 +74,38 @@ export class Registry {
     return [...this.#entries.keys()];
   }
 
-  /** The instance serving `id` for `peerId`, created according to the instance mode. */
-  resolve(id: string, peerId: string): { instance: object; shape: ExposedShape } {
+  /**
+   * The instance serving `id` for `peerId`, created according to the instance mode.
+   * `done` must be called when the request is finished: it disposes a percall instance.
+   */
+  resolve(id: string, peerId: string): { instance: object; shape: ExposedShape; done: () => void } {
     const entry = this.#entries.get(id);
     if (!entry) throw new DaemonError(`unknown object ${JSON.stringify(id)}`);
-    if (entry.kind === "instance") return { instance: entry.instance, shape: shapeOf(entry.instance) };
+    if (entry.kind === "instance") return { instance: entry.instance, shape: shapeOf(entry.instance), done: noop };
     const instance = this.#instanceFor(entry, peerId);
+    const done = entry.mode === "percall" ? () => void dispose(instance) : noop;
     entry.shape ??= shapeOf(instance);
-    if (!exposesAnything(entry.shape)) throw new DaemonError(`${entry.ctor.name} exposes nothing: decorate the class or its members with @expose`);
-    return { instance, shape: entry.shape };
+    if (!exposesAnything(entry.shape)) {
+      done();
+      throw new DaemonError(`${entry.ctor.name} exposes nothing: decorate the class or its members with @expose`);
+    }
+    return { instance, shape: entry.shape, done };
+  }
+
+  /** The exposed shape of `id`, creating an instance only the first time for a class (and disposing it for percall). */
+  shape(id: string, peerId: string): { shape: ExposedShape; instance: object | undefined } {
+    const entry = this.#entries.get(id);
+    if (entry?.kind === "class" && entry.shape) return { shape: entry.shape, instance: entry.single ?? entry.sessions.get(peerId) };
+    const resolved = this.resolve(id, peerId);
+    resolved.done();
+    return { shape: resolved.shape, instance: entry?.kind === "class" && entry.mode === "percall" ? undefined : resolved.instance };
+  }
+
+  /** The class or object behind `id`, for questions about the class (lockable?). */
+  typeOf(id: string): Function {
+    const entry = this.#entries.get(id);
+    if (!entry) throw new DaemonError(`unknown object ${JSON.stringify(id)}`);
+    return entry.kind === "instance" ? entry.instance.constructor : entry.ctor;
   }
 
   /** Drops the session instances of a connection that is gone. */
@@ -119,6 +142,8 @@ export class Registry {
     }
   }
 }
+
+const noop = (): void => {};
 
 function construct(ctor: Constructor): object {
   try {
