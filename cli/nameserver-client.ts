@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { locateNs, type LookupOptions, type NameServer, type Remote } from "../src/index.js";
+import { locateNs, readPublicKeyFile, type LookupOptions, type NameServer, type Remote } from "../src/index.js";
 
 export interface NsFlags {
   ns?: string;
@@ -21,7 +20,7 @@ export function clientOptions(command: Command): Command {
 export function lookupOptions(flags: NsFlags): LookupOptions {
   const nsKey = flags.nsKey ?? process.env.PYRO_TS_NS_KEY;
   const secretKeyFile = flags.curveSecret ?? process.env.PYRO_TS_CURVE_SECRET;
-  const serverKey = nsKey && (nsKey.endsWith(".pub") ? /public-key\s*=\s*"([^"]+)"/.exec(readFileSync(nsKey, "utf8"))?.[1] : nsKey);
+  const serverKey = nsKey && (nsKey.endsWith(".pub") ? readPublicKeyFile(nsKey) : nsKey);
   return {
     ...(flags.ns && { ns: flags.ns }),
     ...(serverKey && { nsKey: serverKey }),

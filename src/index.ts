@@ -34,7 +34,7 @@ export type { SignalGap } from "./proxy/subscriptions.js";
 export type { TransportOptions } from "./transport/options.js";
 export { DEFAULT_MAX_MESSAGE_SIZE } from "./transport/options.js";
 export { PROTOCOL_VERSION } from "./protocol/message.js";
-export { generateKeyPair, readSecretKeyFile, writeKeyFiles } from "./transport/curve.js";
+export { generateKeyPair, readPublicKeyFile, readSecretKeyFile, writeKeyFiles } from "./transport/curve.js";
 export type { CurveKeyPair } from "./transport/curve.js";
 export { ConfigError } from "./config/config-error.js";
 export { nameServerProfile, readNameServerProfiles, DEFAULT_PROFILE } from "./config/nameserver-profiles.js";

@@ -110,7 +110,8 @@ export function parseUri(text: string): PyroUri {
   return { protocol, object, location: parseLocation(text, where.slice(0, question)), key: parseKey(text, where.slice(question + 1)) };
 }
 
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+/** A CURVE key in Z85: 40 characters of ZeroMQ's Z85 alphabet. */
+export const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 function parseKey(text: string, query: string): string {
   const match = /^key=([^&]*)$/.exec(query);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { writeKeyFiles } from "../../src/transport/curve.js";
+import { writeKeyFiles } from "../../src/index.js";
 
 export function keygenCommand(program: Command): void {
   program

@@ -16,6 +16,8 @@ export function validateName(name: unknown): string {
   if (typeof name !== "string" || name.length === 0) throw new NamingError("name must be a non-empty string");
   if (name.length > MAX_NAME_LENGTH) throw new NamingError(`name is longer than ${MAX_NAME_LENGTH} characters`);
   if (!NAME_PATTERN.test(name)) throw new NamingError(`name ${JSON.stringify(name)} contains whitespace or one of @ / \\ ? # ,`);
+  // A name is also a key of the objects list() returns: these would be refused on the wire.
+  if (name === "__proto__" || name === "constructor" || name === "prototype") throw new NamingError(`${JSON.stringify(name)} cannot be a name`);
   // Noncharacters are no names; storage prefix ranges use U+10FFFF as their upper bound.
   if (/[\uFFFE\uFFFF]|\u{10FFFF}/u.test(name)) throw new NamingError(`name ${JSON.stringify(name)} contains a Unicode noncharacter`);
   return name;

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { dirname, join } from "node:path";
 import { curveKeyPair, Router } from "zeromq";
 import { SecurityError } from "../errors.js";
+import { Z85_KEY } from "../uri.js";
 
 /** A CURVE key pair, both keys in Z85 (40 characters). */
 export interface CurveKeyPair {
@@ -10,7 +11,6 @@ export interface CurveKeyPair {
 }
 
 const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 /** Z85 text of 32 bytes (a binary CURVE key, as ZAP hands it over). */
 export function z85Encode(bytes: Uint8Array): string {
@@ -69,6 +69,19 @@ export function readSecretKeyFile(path: string): CurveKeyPair {
   const secretKey = keyLine(text, "secret-key");
   if (!publicKey || !secretKey) throw new SecurityError(`${path} is not a CURVE secret key file (public-key and secret-key lines)`);
   return { publicKey: checkZ85Key(publicKey, `public-key in ${path}`), secretKey: checkZ85Key(secretKey, `secret-key in ${path}`) };
+}
+
+/** The public key of a `.pub` (or `.key`) file. */
+export function readPublicKeyFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new SecurityError(`cannot read CURVE key file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const key = keyLine(text, "public-key");
+  if (!key) throw new SecurityError(`${path} has no public-key line`);
+  return checkZ85Key(key, `public-key in ${path}`);
 }
 
 /** Public keys in a folder of `.pub` files, read again when the folder changes (checked at most once a second). */
