@@ -685,3 +685,22 @@ describe("nameserver discovery on loopback", () => {
     await namingError(locateNs({ ns: "not a host:port" }), /invalid nameserver address "not a host:port"/);
   });
 });
+
+describe("a daemon replaced under its name", () => {
+  it("does not remove the name its replacement registered when it closes", async () => {
+    const ns = await startNameServer({ port: 0, broadcast: false });
+    try {
+      const address = ns.uri.split("@")[1]!;
+      const old = await serve({ "lab.laser": new Laser() }, { ns: address });
+      const replacement = await serve({ "lab.laser": new Laser() }, { ns: address });
+      expect(ns.nameserver.lookup("lab.laser")).toBe(replacement.uriFor("lab.laser"));
+      await old.close();
+      expect(ns.nameserver.lookup("lab.laser")).toBe(replacement.uriFor("lab.laser"));
+      await replacement.close();
+      expect(() => ns.nameserver.lookup("lab.laser")).toThrow(NamingError);
+      expect(ns.nameserver.remove("x.y", { ifUri: "PYRO:a@127.0.0.1:1" })).toBe(0);
+    } finally {
+      await ns.close();
+    }
+  });
+});

@@ -41,8 +41,9 @@ export class NameKeeper {
   }
 
   async remove(name: string): Promise<void> {
-    if (!this.#names.delete(name) || this.#state !== "running") return;
-    await this.#ns!.remove(name);
+    const kept = this.#names.get(name);
+    if (!kept || !this.#names.delete(name) || this.#state !== "running") return;
+    await this.#ns!.remove(name, { ifUri: kept.uri });
   }
 
   has(name: string): boolean {
@@ -90,7 +91,7 @@ export class NameKeeper {
       // Bounded: a nameserver that is gone must not hold up the daemon's close.
       ns.$timeout = Math.min(ns.$timeout, CLOSE_TIMEOUT_MS);
       await Promise.all(
-        [...this.#names.keys()].map((name) => ns.remove(name).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`))),
+        [...this.#names].map(([name, { uri }]) => ns.remove(name, { ifUri: uri }).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`))),
       );
     }
     await ns.$close();

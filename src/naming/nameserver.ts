@@ -94,11 +94,16 @@ export class NameServer {
     return result as Record<string, string> | Record<string, NameEntry>;
   }
 
-  /** Removes a name, or every name matching a prefix or regex; returns how many went. Never the nameserver's own. */
-  remove(target: string | RemoveQuery): number {
+  /**
+   * Removes a name, or every name matching a prefix or regex; returns how many went. Never
+   * the nameserver's own. With `ifUri`, a name is removed only while it still maps to that
+   * URI, so a daemon shutting down cannot remove the name its replacement registered.
+   */
+  remove(target: string | RemoveQuery, options: { readonly ifUri?: string } = {}): number {
     let names: string[];
     if (typeof target === "string") {
       names = [validateName(target)];
+      if (options?.ifUri !== undefined && this.#storage.get(target)?.uri !== checkedUri(options.ifUri)) return 0;
     } else if (target && typeof target === "object" && ("prefix" in target || "regex" in target)) {
       // Pyro removes nothing for an empty prefix; refusing says so instead of emptying the nameserver.
       if ("prefix" in target && !target.prefix) throw new NamingError("remove needs a non-empty prefix");
