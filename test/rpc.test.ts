@@ -395,3 +395,16 @@ describe("percall instances", () => {
     await expect.poll(() => disposed).toBe(3);
   });
 });
+
+describe("advertised host", () => {
+  it("URIs never carry an unspecified address; advertisedHost sets the host clients use", async () => {
+    const wildcard = await use.daemon({ host: "0.0.0.0" });
+    const location = parseUri(wildcard.register(new Laser())).location as { host: string };
+    expect(location.host).not.toBe("0.0.0.0");
+    const nat = await use.daemon({ advertisedHost: "127.0.0.1" });
+    const uri = nat.register(new Laser(), "laser");
+    expect(uri).toMatch(/^PYRO:laser@127\.0\.0\.1:\d+$/);
+    const proxy = await use.connect<Laser>(uri);
+    expect(await proxy.echo("via the advertised host")).toBe("via the advertised host");
+  });
+});

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { hostname, networkInterfaces } from "node:os";
 import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
@@ -33,6 +34,11 @@ export interface RegisterOptions {
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
 
 export interface DaemonOptions extends TransportOptions {
+  /**
+   * Host or address other machines use to reach this daemon, put in its URIs (Pyro's
+   * nathost). Default: the bound host, or for 0.0.0.0/:: this machine's first external address.
+   */
+  readonly advertisedHost?: string;
   /** Host or IP to bind (TCP). Default 127.0.0.1. */
   readonly host?: string;
   /** TCP port; 0 (the default) picks a free one. */
@@ -72,6 +78,18 @@ function locationOf(endpoint: string): Location {
   const match = /^tcp:\/\/(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
   if (!match) throw new DaemonError(`cannot read the bound address from ${endpoint}`);
   return { transport: "tcp", host: match[1] ?? match[2]!, port: Number(match[3]) };
+}
+
+/** The location to put in URIs: never an unspecified address, which nobody can connect to. */
+function advertised(bound: Location, host: string | undefined): Location {
+  if (bound.transport !== "tcp") return bound;
+  if (host) return { ...bound, host };
+  if (bound.host !== "0.0.0.0" && bound.host !== "::") return bound;
+  const family = bound.host === "::" ? ["IPv6", "IPv4"] : ["IPv4"];
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address && !address.internal && family.includes(address.family));
+  return { ...bound, host: external?.address ?? hostname() };
 }
 
 function positive(name: string, value: number): number {
@@ -135,7 +153,7 @@ export class Daemon {
     };
     this.#publicKey = curve?.keys.publicKey;
     this.#socket = new ServerSocket(endpoint, this.#options, encodeBatch, curve);
-    this.location = locationOf(this.#socket.endpoint);
+    this.location = advertised(locationOf(this.#socket.endpoint), options.advertisedHost);
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
       capacity: options.maxQueuedEvents ?? 10_000,
