@@ -408,3 +408,16 @@ describe("advertised host", () => {
     expect(await proxy.echo("via the advertised host")).toBe("via the advertised host");
   });
 });
+
+describe("connecting to nothing", () => {
+  it("fails at once with ConnectionClosedError, as Pyro does, instead of at the timeout", async () => {
+    const daemon = await use.daemon();
+    const { port } = daemon.location as { port: number };
+    await daemon.close(); // the port is free now: nothing listens there
+    const started = Date.now();
+    const error = await connect(`PYRO:laser@127.0.0.1:${port}`, { timeout: 20_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect((error as Error).message).toMatch(/cannot connect to tcp:\/\/127\.0\.0\.1:\d+/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

@@ -64,6 +64,13 @@ export class Channel {
         this.subscriptions.onDisconnect();
       },
       onMessage: (frames) => this.#receive(frames),
+      onConnectFailed: () => {
+        // Never connected yet: nothing listens there. Fail now, as Pyro does, rather than at the
+        // timeout. (Once connected, calls wait for the reconnection within their timeouts.)
+        if (this.#everConnected) return;
+        const error = new ConnectionClosedError(`cannot connect to ${this.endpoint}: nothing answers there`);
+        for (const [id, pending] of this.#pending) if (pending.frames) this.#fail(id, error);
+      },
       onSecurityError: (error) => {
         // Every call would wait for a handshake that keeps failing: fail them now, and new ones at once.
         this.#securityError = error;

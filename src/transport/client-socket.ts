@@ -16,6 +16,8 @@ export interface ClientSocketEvents {
   onMessage(frames: Buffer[]): void;
   /** The CURVE handshake failed: wrong server key, client key not authorized, or no CURVE on one side. */
   onSecurityError(error: SecurityError): void;
+  /** Connecting failed and no connection ever reached the endpoint (nothing listens there); ZeroMQ retries. */
+  onConnectFailed(): void;
 }
 
 /** CURVE for a proxy: the daemon's public key (from its URI) and our key pair. */
@@ -66,6 +68,12 @@ export class ClientSocket {
     this.#dealer.events.on("handshake:error:protocol", securityError("the security handshake failed (CURVE keys on one side only?)"));
     // With CURVE, a wrong server key shows as a broken handshake; without, that is only a lost connection.
     if (curve) this.#dealer.events.on("handshake:error:other", securityError("the security handshake failed (is the server key right?)"));
+    // A TCP connection that then fails its handshake is something listening: not "nothing there".
+    let reachedPeer = false;
+    this.#dealer.events.on("connect", () => (reachedPeer = true));
+    this.#dealer.events.on("connect:retry", () => {
+      if (!reachedPeer) events.onConnectFailed();
+    });
     this.#dealer.events.on("disconnect", () => {
       if (!this.#connected) return;
       this.#connected = false;
