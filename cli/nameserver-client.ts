@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { locateNs, readPublicKeyFile, type LookupOptions, type NameServer, type Remote } from "../src/index.js";
+import { readPublicKeyFile, withNameServer, type LookupOptions, type NameServer, type Remote } from "../src/index.js";
 
 export interface NsFlags {
   ns?: string;
@@ -28,12 +28,7 @@ export function lookupOptions(flags: NsFlags): LookupOptions {
   };
 }
 
-/** Runs `use` with a proxy to the nameserver given by --ns (else PYRO_TS_NS, else located), then closes it. */
-export async function withNameServer<R>(flags: NsFlags, use: (ns: Remote<NameServer>) => Promise<R>): Promise<R> {
-  const ns = await locateNs(lookupOptions(flags));
-  try {
-    return await use(ns);
-  } finally {
-    await ns.$close();
-  }
+/** Runs `use` with a proxy to the nameserver the flags name (else PYRO_TS_NS, else located), then closes it. */
+export function withNsFlags<R>(flags: NsFlags, use: (ns: Remote<NameServer>) => Promise<R>): Promise<R> {
+  return withNameServer(lookupOptions(flags), use);
 }

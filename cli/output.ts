@@ -57,13 +57,6 @@ export function autocleanSeconds(value: string): number {
   return n;
 }
 
-/** A non-negative number option. */
-export function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number >= 0");
-  return n;
-}
-
 /** A port option (0-65535). */
 export function port(value: string): number {
   const n = Number(value);

@@ -3,4 +3,3 @@ export { oneway } from "./oneway.js";
 export { lockable, isLockable } from "./lockable.js";
 export { behavior, behaviorOf, DEFAULT_BEHAVIOR } from "./behavior.js";
 export type { Behavior, InstanceMode } from "./behavior.js";
-export { EXPOSED_MEMBERS, ONEWAY_MEMBERS, memberNames } from "./metadata-keys.js";

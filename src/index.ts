@@ -15,7 +15,7 @@ export { callContext } from "./daemon/call-context.js";
 export type { CallContext } from "./daemon/call-context.js";
 export { DEFAULT_TIMEOUT } from "./proxy/connect.js";
 export type { ConnectOptions } from "./proxy/connect.js";
-export { connect, lookup, resolve } from "./naming/resolve.js";
+export { connect, lookup, resolve, withNameServer } from "./naming/resolve.js";
 export type { LookupOptions } from "./naming/resolve.js";
 export { locateNs, discoverNsUri } from "./naming/locate.js";
 export type { LocateOptions } from "./naming/locate.js";

@@ -67,6 +67,7 @@ import {
   type RunningNameServer,
 } from "../src/index.js";
 import { Laser } from "./fixtures/laser.js";
+import { prng, prototypeSnapshot } from "./seeded.js";
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -121,18 +122,11 @@ const PROBE = "probe";
 // ---------------------------------------------------------------------------------------
 // Seeded randomness
 
-/** mulberry32 with helpers. */
+/** The seeded PRNG of seeded.ts, with helpers. */
 class Rng {
-  #a: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.#a = seed >>> 0;
-  }
-  next(): number {
-    this.#a = (this.#a + 0x6d2b79f5) >>> 0;
-    let t = this.#a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = prng(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
@@ -580,16 +574,10 @@ interface ExpectedReply {
   readonly error: boolean;
 }
 
-/**
- * How a daemon applies maxMessageSize to a batch: to the whole batch (one error, id 0, as
- * older daemons did), or to each message of it on its own (docs/protocol.md). Found out by `probeBatchLimit`.
- */
-type BatchLimit = "whole batch" | "each message";
-
-function expectedReplies(frames: Frames, max: number, batchLimit: BatchLimit): ExpectedReply[] {
+function expectedReplies(frames: Frames, max: number): ExpectedReply[] {
   if (isBatch(frames)) {
-    // A batch that is too large (under that rule) or does not add up: one error, id 0, none of its messages run.
-    if (batchLimit === "whole batch" && messageSize(frames) > max) return [{ id: 0, error: true }];
+    // A batch that does not add up: one error, id 0, none of its messages run. Otherwise each
+    // message is size-checked and answered on its own (docs/protocol.md).
     let messages: Frames[];
     try {
       messages = splitBatch(frames);
@@ -633,32 +621,6 @@ function expectedForOne(frames: Frames, max: number): ExpectedReply[] {
     default:
       // result, error, event, reset: a daemon does not accept them.
       return [{ id: message.id, error: true }];
-  }
-}
-
-/** Sends a batch of two pings, each under `max` but together over it, and sees how it is answered. */
-async function probeBatchLimit(endpoint: string, max: number): Promise<BatchLimit> {
-  const dealer = new Dealer({ linger: 0, receiveTimeout: 5000 });
-  dealer.connect(endpoint);
-  try {
-    const ping = (id: number): Frames => {
-      const frames = call(id, DAEMON_OBJECT_ID, "ping", []);
-      frames[0]!.writeUInt32BE(1, 8);
-      return [...frames, Buffer.alloc(Math.ceil(max * 0.6))];
-    };
-    await dealer.send(toBuffers(encodeBatch([ping(1), ping(2)])));
-    let results = 0;
-    while (results < 2) {
-      const frames = await dealer.receive();
-      for (const m of isBatch(frames) ? splitBatch(frames) : [frames]) {
-        const reply = decodeMessage(m);
-        if (reply.kind === "error" && reply.id === 0) return "whole batch";
-        if (reply.kind === "result") results++;
-      }
-    }
-    return "each message";
-  } finally {
-    dealer.close();
   }
 }
 
@@ -869,14 +831,6 @@ class BombPeer {
 // ---------------------------------------------------------------------------------------
 // Well-behaved checks, memory, pollution, sockets
 
-function prototypeSnapshot(): Record<string, string[]> {
-  return {
-    Object: Object.getOwnPropertyNames(Object.prototype).sort(),
-    Array: Object.getOwnPropertyNames(Array.prototype).sort(),
-    Function: Object.getOwnPropertyNames(Function.prototype).sort(),
-    String: Object.getOwnPropertyNames(String.prototype).sort(),
-  };
-}
 
 const PROTOTYPES_BEFORE = prototypeSnapshot();
 
@@ -1032,7 +986,6 @@ async function fuzz(target: Target): Promise<string> {
   let mutated = 0;
   let health: ReturnType<typeof healthLoop> | undefined;
   try {
-    const batchLimit = await probeBatchLimit(target.endpoint, MAX_MESSAGE);
     await target.checkpoint(0);
     const baseline = heapUsed();
     let maxGrowth = 0;
@@ -1062,7 +1015,7 @@ async function fuzz(target: Target): Promise<string> {
       if (recent.length > 12) recent.shift();
       const peer = r.pick(peers);
       // An unmutated message is valid: its header alone says what it gets (no decoding it again).
-      await peer.send(frames, applied.length === 0 && !isBatch(frames) ? expectedForValid(frames) : expectedReplies(frames, MAX_MESSAGE, batchLimit));
+      await peer.send(frames, applied.length === 0 && !isBatch(frames) ? expectedForValid(frames) : expectedReplies(frames, MAX_MESSAGE));
       if (peer.outstanding > WINDOW) await peer.drain(WINDOW / 2);
       if (index % BOMB_EVERY === BOMB_EVERY - 1) {
         bombs++;
@@ -1100,7 +1053,6 @@ async function fuzz(target: Target): Promise<string> {
     return (
       `${target.name}: ${target.count} messages (${mutated} mutated, ${batches} batches, ${bombs} oversized frames, ${bomber.disconnects} disconnects by libzmq) in ${seconds.toFixed(1)} s (CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, all threads); ` +
       `${tally.replies} replies (errors: ${errors}), ${tally.events} events, ${tally.resets} resets; ` +
-      `maxMessageSize applied to ${batchLimit === "whole batch" ? "the whole batch (docs/protocol.md says: each message on its own)" : "each message of a batch on its own (as docs/protocol.md says)"}; ` +
       `${passed} well-behaved checks while fuzzing (slowest ${slowestMs} ms); heapUsed growth max ${MB(maxGrowth)}${fullGc ? " after full GC" : " (no GC available)"}; memory by message: ${memorySeries.join("; ")}`
     );
   } catch (error) {

@@ -19,6 +19,7 @@ import {
 } from "../src/index.js";
 import { Laser } from "./fixtures/laser.js";
 import { resources } from "./helpers.js";
+import { prng, prototypeSnapshot } from "./seeded.js";
 
 const use = resources();
 
@@ -208,29 +209,7 @@ class RawPeer {
   }
 }
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with PYRO_FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SEED = process.env.PYRO_FUZZ_SEED !== undefined ? Number(process.env.PYRO_FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
-
-/** Own property names of the built-in prototypes, to detect prototype pollution. */
-function prototypeSnapshot(): Record<string, string[]> {
-  return {
-    Object: Object.getOwnPropertyNames(Object.prototype).sort(),
-    Array: Object.getOwnPropertyNames(Array.prototype).sort(),
-    Function: Object.getOwnPropertyNames(Function.prototype).sort(),
-    String: Object.getOwnPropertyNames(String.prototype).sort(),
-  };
-}
 
 function expectNoPollution(before: Record<string, string[]>): void {
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import type { NameEntry } from "../../src/index.js";
-import { clientOptions, withNameServer, type NsFlags } from "../nameserver-client.js";
+import { clientOptions, withNsFlags, type NsFlags } from "../nameserver-client.js";
 import { commaList, print, UsageError } from "../output.js";
 
 interface ListFlags extends NsFlags {
@@ -44,7 +44,7 @@ export function nsCommand(program: Command): void {
     .option("--meta-any <tags>", "only names with any of these tags (a,b)", commaList)
     .option("--json", "print JSON")
     .action(async (prefix: string | undefined, flags: ListFlags) => {
-      const entries = await withNameServer(flags, (server) =>
+      const entries = await withNsFlags(flags, (server) =>
         server.list({
           returnMetadata: true,
           ...(prefix !== undefined && { prefix }),
@@ -61,7 +61,7 @@ export function nsCommand(program: Command): void {
     .argument("<name>")
     .option("--json", "print JSON with the metadata")
     .action(async (name: string, flags: NsFlags & { json?: boolean }) => {
-      const entry = (await withNameServer(flags, (server) => server.lookup(name, { returnMetadata: true }))) as NameEntry;
+      const entry = (await withNsFlags(flags, (server) => server.lookup(name, { returnMetadata: true }))) as NameEntry;
       print(entry, flags.json === true, (e: NameEntry) => e.uri);
     });
 
@@ -72,7 +72,7 @@ export function nsCommand(program: Command): void {
     .option("--meta <tags>", "metadata tags (a,b)", commaList)
     .option("--safe", "fail if the name is already registered")
     .action(async (name: string, uri: string, flags: NsFlags & { meta?: string[]; safe?: boolean }) => {
-      await withNameServer(flags, (server) => server.register(name, uri, { safe: flags.safe === true, metadata: flags.meta ?? [] }));
+      await withNsFlags(flags, (server) => server.register(name, uri, { safe: flags.safe === true, metadata: flags.meta ?? [] }));
       process.stdout.write(`registered ${name}\n`);
     });
 
@@ -84,7 +84,7 @@ export function nsCommand(program: Command): void {
     .option("-y, --yes", "do not ask before removing several names")
     .action(async (target: string, flags: NsFlags & { prefix?: boolean; regex?: boolean; yes?: boolean }) => {
       const query = flags.regex ? { regex: target } : flags.prefix ? { prefix: target } : undefined;
-      const count = await withNameServer(flags, async (server) => {
+      const count = await withNsFlags(flags, async (server) => {
         if (!query) return server.remove(target);
         const matching = Object.keys(await server.list(query));
         if (matching.length === 0) return 0;
@@ -102,14 +102,14 @@ export function nsCommand(program: Command): void {
     .argument("<tags>", "comma-separated tags (\"\" for none)")
     .action(async (name: string, tags: string, flags: NsFlags) => {
       const list = tags.split(",").map((t) => t.trim()).filter(Boolean);
-      await withNameServer(flags, (server) => server.setMetadata(name, list));
+      await withNsFlags(flags, (server) => server.setMetadata(name, list));
       process.stdout.write(`metadata of ${name}: ${list.join(", ") || "(none)"}\n`);
     });
 
   clientOptions(ns.command("ping"))
     .description("check that the nameserver answers")
     .action(async (flags: NsFlags) => {
-      const uri = await withNameServer(flags, async (server) => {
+      const uri = await withNsFlags(flags, async (server) => {
         await server.ping();
         return server.$uri;
       });
@@ -120,7 +120,7 @@ export function nsCommand(program: Command): void {
     .description("print registrations, removals and metadata changes as they happen (Ctrl-C to stop)")
     .option("--json", "print one JSON object per line")
     .action(async (flags: NsFlags & { json?: boolean }) => {
-      await withNameServer(flags, async (server) => {
+      await withNsFlags(flags, async (server) => {
         const out = (event: Record<string, unknown>, text: string): void => {
           process.stdout.write(`${flags.json ? JSON.stringify(event) : text}\n`);
         };

@@ -56,6 +56,6 @@ export class DaemonObject {
   /** The exposed shape of `objectId` (for a session class, of the caller's instance). */
   metadata(objectId: string): ObjectMetadata {
     if (typeof objectId !== "string") throw new TypeError("objectId must be a string");
-    return this.#registry.shape(objectId, callContext()?.peerId ?? "").shape.metadata;
+    return this.#registry.shape(objectId, callContext()?.peerId ?? "").metadata;
   }
 }

@@ -6,7 +6,7 @@ import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberErr
 import { isSignal, type Signal } from "../signal.js";
 import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
-import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
+import { positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
 import { ServerSocket } from "../transport/server-socket.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
@@ -92,11 +92,6 @@ function advertised(bound: Location, host: string | undefined): Location {
   return { ...bound, host: external?.address ?? hostname() };
 }
 
-function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  return value;
-}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
@@ -139,10 +134,10 @@ export class Daemon {
     this.#options = resolveTransportOptions(options);
     this.#closeTimeout = options.closeTimeout ?? 10_000;
     this.#nsOption = options.ns;
-    this.#maxCallsPerConnection = positive("maxCallsPerConnection", options.maxCallsPerConnection ?? 10_000);
-    this.#maxConnections = positive("maxConnections", options.maxConnections ?? 10_000);
+    this.#maxCallsPerConnection = positiveInteger("maxCallsPerConnection", options.maxCallsPerConnection, 10_000);
+    this.#maxConnections = positiveInteger("maxConnections", options.maxConnections, 10_000);
     // Checked before binding, so a bad value leaves no socket behind.
-    const maxSubscriptions = positive("maxSubscriptionsPerConnection", options.maxSubscriptionsPerConnection ?? 1000);
+    const maxSubscriptions = positiveInteger("maxSubscriptionsPerConnection", options.maxSubscriptionsPerConnection, 1000);
     this.#onError = options.onError ?? defaultOnError;
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })

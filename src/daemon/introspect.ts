@@ -2,7 +2,8 @@
  * What of an object a remote client may use: an allow-list computed once per object from
  * the decorators, so dispatch never looks a peer-chosen name up on the object unchecked.
  */
-import { EXPOSED_MEMBERS, ONEWAY_MEMBERS, isExposedClass, memberNames } from "../../decorators/index.js";
+import { isExposedClass } from "../../decorators/index.js";
+import { EXPOSED_MEMBERS, ONEWAY_MEMBERS, memberNames } from "../../decorators/metadata-keys.js";
 import type { ObjectMetadata } from "../protocol/metadata.js";
 import { isSignal } from "../signal.js";
 

@@ -93,12 +93,12 @@ export class Registry {
   }
 
   /** The exposed shape of `id`, creating an instance only the first time for a class (and disposing it for percall). */
-  shape(id: string, peerId: string): { shape: ExposedShape; instance: object | undefined } {
+  shape(id: string, peerId: string): ExposedShape {
     const entry = this.#entries.get(id);
-    if (entry?.kind === "class" && entry.shape) return { shape: entry.shape, instance: entry.single ?? entry.sessions.get(peerId) };
+    if (entry?.kind === "class" && entry.shape) return entry.shape;
     const resolved = this.resolve(id, peerId);
     resolved.done();
-    return { shape: resolved.shape, instance: entry?.kind === "class" && entry.mode === "percall" ? undefined : resolved.instance };
+    return resolved.shape;
   }
 
   /** The class or object behind `id`, for questions about the class (lockable?). */

@@ -1,7 +1,7 @@
 import { encodeValue } from "../codec/values.js";
 import { LimitExceededError } from "../errors.js";
 import type { OutFrame } from "../protocol/frames.js";
-import type { Payload } from "../protocol/message.js";
+import { splitSubscriptionKey, subscriptionKey, type Payload } from "../protocol/message.js";
 import type { Signal } from "../signal.js";
 import { EventOutbox } from "./event-outbox.js";
 
@@ -34,7 +34,6 @@ interface Peer {
   readonly signals: Map<string, Signal<unknown[]>>;
 }
 
-const subscriptionKey = (object: string, signal: string): string => `${object}\u0000${signal}`;
 
 /**
  * Remote signal subscriptions of a daemon. A real signal is hooked only while at least
@@ -110,7 +109,7 @@ export class SignalHub {
     const state = this.#peers.get(peerId);
     if (!state) return;
     for (const key of [...state.signals.keys()]) {
-      const [object, name] = key.split("\u0000") as [string, string];
+      const [object, name] = splitSubscriptionKey(key);
       this.unsubscribe(peerId, object, name);
     }
   }
@@ -119,7 +118,7 @@ export class SignalHub {
   dropObject(object: string): void {
     for (const [peerId, state] of [...this.#peers]) {
       for (const key of [...state.signals.keys()]) {
-        const [o, name] = key.split("\u0000") as [string, string];
+        const [o, name] = splitSubscriptionKey(key);
         if (o === object) this.unsubscribe(peerId, o, name);
       }
     }

@@ -12,7 +12,8 @@ export interface LookupOptions extends LocateOptions {
   readonly wait?: number;
 }
 
-async function withNameServer<R>(options: LocateOptions, use: (ns: Remote<NameServer>) => Promise<R>): Promise<R> {
+/** Runs `use` with a proxy to the nameserver (found per `options`), closing it afterwards. */
+export async function withNameServer<R>(options: LocateOptions, use: (ns: Remote<NameServer>) => Promise<R>): Promise<R> {
   const ns = await locateNs(options);
   try {
     return await use(ns);

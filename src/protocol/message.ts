@@ -130,3 +130,13 @@ export const KIND_CODES: Readonly<Record<MessageKind, number>> = {
   ack: 10,
   reset: 11,
 };
+
+/** One key per subscribed signal (an object id and signal name never contain NUL), as both ends keep them. */
+export function subscriptionKey(object: string, signal: string): string {
+  return `${object}\u0000${signal}`;
+}
+
+/** The object id and signal name of a subscription key. */
+export function splitSubscriptionKey(key: string): [object: string, signal: string] {
+  return key.split("\u0000") as [string, string];
+}

@@ -1,5 +1,5 @@
 import { decodeValue } from "../codec/values.js";
-import type { EventMessage } from "../protocol/message.js";
+import { splitSubscriptionKey, subscriptionKey, type EventMessage } from "../protocol/message.js";
 import { Signal, type Slot } from "../signal.js";
 
 /** Why events of a remote signal may have been missed. */
@@ -32,7 +32,6 @@ export class Subscription {
   chain: Promise<void> = Promise.resolve();
 }
 
-const keyOf = (object: string, signal: string): string => `${object}\u0000${signal}`;
 
 /**
  * The remote signal subscriptions of one channel. A remote subscription exists while at
@@ -51,7 +50,7 @@ export class Subscriptions {
 
   /** The subscription for a signal, created (inactive) on first use. */
   get(object: string, signal: string): Subscription {
-    const key = keyOf(object, signal);
+    const key = subscriptionKey(object, signal);
     let subscription = this.#subscriptions.get(key);
     if (!subscription) {
       subscription = new Subscription();
@@ -99,7 +98,7 @@ export class Subscriptions {
         this.#transport.ack(this.#lastSeq);
       });
     }
-    const subscription = this.#subscriptions.get(keyOf(event.object, event.signal));
+    const subscription = this.#subscriptions.get(subscriptionKey(event.object, event.signal));
     if (!subscription) return;
     if (event.dropped > 0) {
       subscription.dropped += event.dropped;
@@ -130,7 +129,7 @@ export class Subscriptions {
     for (const [key, subscription] of this.#subscriptions) {
       if (!subscription.renew) continue;
       subscription.renew = false;
-      const [object, signal] = key.split("\u0000") as [string, string];
+      const [object, signal] = splitSubscriptionKey(key);
       void this.#enqueue(subscription, async () => {
         if (subscription.active || subscription.slots.listenerCount === 0) return;
         await this.#transport.subscribe(object, signal, subscription.timeout);

@@ -57,14 +57,17 @@ export function writeKeyFiles(base: string, pair: CurveKeyPair = generateKeyPair
   return { secretFile, publicFile };
 }
 
-/** Reads a `.key` file written by writeKeyFiles (or `pyro-ts keygen`). */
-export function readSecretKeyFile(path: string): CurveKeyPair {
-  let text: string;
+function readKeyText(path: string): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (error) {
     throw new SecurityError(`cannot read CURVE key file ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Reads a `.key` file written by writeKeyFiles (or `pyro-ts keygen`). */
+export function readSecretKeyFile(path: string): CurveKeyPair {
+  const text = readKeyText(path);
   const publicKey = keyLine(text, "public-key");
   const secretKey = keyLine(text, "secret-key");
   if (!publicKey || !secretKey) throw new SecurityError(`${path} is not a CURVE secret key file (public-key and secret-key lines)`);
@@ -73,13 +76,7 @@ export function readSecretKeyFile(path: string): CurveKeyPair {
 
 /** The public key of a `.pub` (or `.key`) file. */
 export function readPublicKeyFile(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new SecurityError(`cannot read CURVE key file ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const key = keyLine(text, "public-key");
+  const key = keyLine(readKeyText(path), "public-key");
   if (!key) throw new SecurityError(`${path} has no public-key line`);
   return checkZ85Key(key, `public-key in ${path}`);
 }

@@ -20,7 +20,8 @@ export interface ResolvedTransportOptions {
   readonly heartbeatTimeout: number;
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+/** `value` (or `fallback` when undefined), checked to be a positive integer; RangeError naming the option otherwise. */
+export function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
   return value;
