@@ -7,8 +7,9 @@ export { Signal } from "./signal.js";
 export type { Slot, SlotErrorHandler } from "./signal.js";
 export { registerClass } from "./codec/values.js";
 export { registerError } from "./codec/error-envelope.js";
-export { Daemon } from "./daemon/daemon.js";
-export type { DaemonOptions, RegisterOptions } from "./daemon/daemon.js";
+// The naming layer's Daemon: the daemon layer's, plus names in the nameserver.
+export { Daemon } from "./naming/named-daemon.js";
+export type { DaemonOptions, RegisterOptions } from "./naming/named-daemon.js";
 export { DAEMON_OBJECT_ID } from "./protocol/metadata.js";
 export type { ObjectMetadata } from "./protocol/metadata.js";
 export { callContext } from "./daemon/call-context.js";

@@ -14,21 +14,23 @@ import { runInCallContext } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
 import type { ExposedShape } from "./introspect.js";
-import { NameKeeper } from "../naming/name-keeper.js";
-import type { LocateOptions } from "../naming/locate.js";
 import { LockTable } from "./locks.js";
 import { PeerTracker } from "./peers.js";
 import { SignalHub } from "./signal-hub.js";
 import { Registry } from "./registry.js";
 
-/** How an object is registered: its id in the daemon, and optionally a name in the nameserver. */
+/** How an object is registered in the daemon. Names in the nameserver belong to the naming layer's Daemon. */
 export interface RegisterOptions {
   /** Object id in this daemon; generated when omitted. */
   readonly id?: string;
-  /** Logical name to register in the nameserver (`lab.laser`). */
-  readonly name?: string;
-  /** Metadata tags for the nameserver registration. */
-  readonly metadata?: readonly string[];
+}
+
+/** Where a daemon is in its life; subclasses read it through `state`. */
+export type DaemonState = "created" | "running" | "closing" | "closed";
+
+/** A fresh object id, for objects registered without one. */
+export function newObjectId(): string {
+  return `obj_${randomBytes(12).toString("hex")}`;
 }
 
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
@@ -63,8 +65,6 @@ export interface DaemonOptions extends TransportOptions {
    * `authorizedClients` any client that knows the daemon's public key may connect.
    */
   readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
-  /** Where the nameserver is, for objects registered with a `name` (see LocateOptions). Default: located. */
-  readonly ns?: string | LocateOptions;
   /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
   readonly onError?: (error: unknown, context: string) => void;
 }
@@ -105,6 +105,8 @@ function signalOf(objectId: string, instance: object, shape: ExposedShape, name:
 /**
  * Serves registered objects on one ROUTER socket. Bound when constructed, so URIs
  * (with the real port when port 0 was asked) are known before `start()`.
+ * It knows nothing of the nameserver: the naming layer's Daemon (named-daemon.ts) extends it
+ * through the protected hooks below, so this layer never imports that one.
  */
 export class Daemon {
   readonly location: Location;
@@ -124,16 +126,11 @@ export class Daemon {
   readonly #maxCallsPerConnection: number;
   readonly #maxConnections: number;
   #whenIdle: (() => void) | undefined;
-  #state: "created" | "running" | "closing" | "closed" = "created";
-  readonly #nsOption: string | LocateOptions | undefined;
-  #names: NameKeeper | undefined;
-  /** Nameserver names of each registered object id. */
-  readonly #namesOf = new Map<string, string[]>();
+  #state: DaemonState = "created";
 
   constructor(options: DaemonOptions = {}) {
     this.#options = resolveTransportOptions(options);
     this.#closeTimeout = options.closeTimeout ?? 10_000;
-    this.#nsOption = options.ns;
     this.#maxCallsPerConnection = positiveInteger("maxCallsPerConnection", options.maxCallsPerConnection, 10_000);
     this.#maxConnections = positiveInteger("maxConnections", options.maxConnections, 10_000);
     // Checked before binding, so a bad value leaves no socket behind.
@@ -165,48 +162,23 @@ export class Daemon {
     this.#registry.add(new DaemonObject(this.#registry, this.#locks, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
-  /**
-   * Registers an instance, or a class to be instantiated per its `@behavior`; returns its URI.
-   * With a `name`, the object is also registered in the nameserver (when the daemon starts,
-   * or at once if it runs) and removed from it when unregistered or when the daemon closes.
-   */
+  /** Registers an instance, or a class to be instantiated per its `@behavior`; returns its URI. */
   register(target: object, idOrOptions?: string | RegisterOptions): string {
     if (this.#state === "closing" || this.#state === "closed") throw new DaemonError("daemon is closed");
-    const options: RegisterOptions = typeof idOrOptions === "string" ? { id: idOrOptions } : (idOrOptions ?? {});
-    const keeper = options.name === undefined ? undefined : this.#nameKeeper();
-    const metadata = keeper?.validate(options.name!, options.metadata);
-    if (options.name !== undefined && keeper!.has(options.name)) throw new DaemonError(`this daemon already registered the name ${JSON.stringify(options.name)}`);
-    const objectId = options.id ?? `obj_${randomBytes(12).toString("hex")}`;
+    const objectId = (typeof idOrOptions === "string" ? idOrOptions : idOrOptions?.id) ?? newObjectId();
     this.#registry.add(target, objectId);
-    const uri = this.uriFor(objectId);
-    if (keeper) {
-      this.#namesOf.set(objectId, [...(this.#namesOf.get(objectId) ?? []), options.name!]);
-      const name = options.name!;
-      // Running already: find the nameserver now (start() does it otherwise); add() registers at once then.
-      const ready = this.#state === "running" ? keeper.start() : Promise.resolve();
-      ready.then(() => keeper.add(name, uri, metadata!)).catch((error: unknown) => this.#onError(error, `registering ${name} in the nameserver failed`));
-    }
-    return uri;
+    return this.uriFor(objectId);
   }
 
-  /** Removes an object (by id or the registered object itself) and its names; returns whether it was registered. */
+  /** Removes an object (by id or the registered object itself); returns whether it was registered. */
   unregister(idOrTarget: string | object): boolean {
     if (idOrTarget === DAEMON_OBJECT_ID) throw new DaemonError("the daemon object cannot be unregistered");
     const removed = this.#registry.remove(idOrTarget);
     if (removed === undefined) return false;
     this.#signals.dropObject(removed);
     this.#locks.releaseObject(removed);
-    for (const name of this.#namesOf.get(removed) ?? []) {
-      this.#names?.remove(name).catch((error: unknown) => this.#onError(error, `removing ${name} from the nameserver failed`));
-    }
-    this.#namesOf.delete(removed);
+    this.objectRemoved(removed);
     return true;
-  }
-
-  #nameKeeper(): NameKeeper {
-    const ns = this.#nsOption;
-    this.#names ??= new NameKeeper(typeof ns === "string" ? { ns } : (ns ?? {}), this.#onError);
-    return this.#names;
   }
 
   /** The URI of a registered object (by id or the object itself). */
@@ -221,19 +193,17 @@ export class Daemon {
     return this.#registry.ids();
   }
 
-  /** Starts serving, then registers the names given to register() in the nameserver. */
+  /** Starts serving, then runs afterStart(); if that fails the daemon closes and start() fails. */
   async start(): Promise<void> {
     if (this.#state !== "created") throw new DaemonError(`daemon cannot start: it is ${this.#state}`);
     this.#state = "running";
     this.#peers.start(Math.max(50, Math.floor(this.#options.heartbeatInterval / 2)));
     this.#socket.start((peer, frames) => this.#receive(peer, frames));
-    if (this.#names) {
-      try {
-        await this.#names.start();
-      } catch (error) {
-        await this.close();
-        throw error;
-      }
+    try {
+      await this.afterStart();
+    } catch (error) {
+      await this.close();
+      throw error;
     }
   }
 
@@ -241,7 +211,7 @@ export class Daemon {
   async close(): Promise<void> {
     if (this.#state === "closing" || this.#state === "closed") return;
     this.#state = "closing";
-    await this.#names?.close();
+    await this.beforeClose();
     if (this.#inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -255,6 +225,25 @@ export class Daemon {
     this.#peers.stop();
     this.#registry.clear();
     this.#state = "closed";
+  }
+
+  /** For subclasses: whether to act now (running) or at start, and to leave a closed daemon alone. */
+  protected get state(): DaemonState {
+    return this.#state;
+  }
+
+  /** Hook: serving has begun (state "running"). A rejection closes the daemon and fails start(). */
+  protected async afterStart(): Promise<void> {}
+
+  /** Hook: close() has begun (state "closing"); runs before calls in progress are awaited. */
+  protected async beforeClose(): Promise<void> {}
+
+  /** Hook: an object was unregistered (not called for the objects close() drops). */
+  protected objectRemoved(_objectId: string): void {}
+
+  /** Reports what cannot be thrown to a caller, through the `onError` option. */
+  protected reportError(error: unknown, context: string): void {
+    this.#onError(error, context);
   }
 
   #describe(): string {

@@ -1,4 +1,4 @@
-import { Daemon, type DaemonOptions } from "../daemon/daemon.js";
+import { Daemon, type DaemonOptions } from "./named-daemon.js";
 
 export interface ServeOptions extends DaemonOptions {
   /** Metadata tags per name. */

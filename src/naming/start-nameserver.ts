@@ -1,4 +1,4 @@
-import { Daemon, type DaemonOptions } from "../daemon/daemon.js";
+import { Daemon, type DaemonOptions } from "./named-daemon.js";
 import type { TransportOptions } from "../transport/options.js";
 import { Autocleaner } from "./autoclean.js";
 import { BroadcastResponder } from "./broadcast-responder.js";

@@ -1,0 +1,52 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const src = resolve(dirname(fileURLToPath(import.meta.url)), "../src");
+/** Layers below naming: they must never import it, or the daemon ⇄ naming loop comes back. */
+const LOWER_LAYERS = ["daemon", "proxy", "transport", "protocol", "codec"];
+const NAMING = join(src, "naming");
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** Every module specifier of `import … from`, `export … from`, `import "…"` and `import("…")`. */
+function specifiers(code: string): string[] {
+  return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((match) => match[1]!);
+}
+
+/** Where a specifier leads: a path under src, or the package itself (whose index re-exports naming). */
+function leadsToNaming(file: string, specifier: string): boolean {
+  if (specifier === "pyro-ts" || specifier.startsWith("pyro-ts/")) return true;
+  if (!specifier.startsWith(".")) return false;
+  const target = resolve(dirname(file), specifier);
+  return target === NAMING || target.startsWith(NAMING + sep) || target === join(src, "index.js");
+}
+
+describe("layers", () => {
+  it("reads the import specifiers it checks", () => {
+    const daemon = readFileSync(join(src, "daemon", "daemon.ts"), "utf8");
+    expect(specifiers(daemon)).toContain("./registry.js");
+    expect(specifiers(`import type { A } from "../naming/a.js";\nexport * from './b.js';\nimport "./c.js";\nawait import("./d.js");`)).toEqual([
+      "../naming/a.js",
+      "./b.js",
+      "./c.js",
+      "./d.js",
+    ]);
+  });
+
+  it("nothing below the naming layer imports from it", () => {
+    const offending = LOWER_LAYERS.flatMap((layer) => sourceFiles(join(src, layer))).flatMap((file) =>
+      specifiers(readFileSync(file, "utf8"))
+        .filter((specifier) => leadsToNaming(file, specifier))
+        .map((specifier) => `${relative(src, file)} imports ${specifier}`),
+    );
+    expect(offending).toEqual([]);
+  });
+});
