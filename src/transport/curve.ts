@@ -28,6 +28,20 @@ export function z85Encode(bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * Whether `key` is a CURVE key in Z85: 40 characters of its alphabet, and every 5-character
+ * group worth less than 2^32 (one that is not decodes to nothing).
+ */
+export function isZ85Key(key: unknown): key is string {
+  if (typeof key !== "string" || !Z85_KEY.test(key)) return false;
+  for (let group = 0; group < key.length; group += 5) {
+    let value = 0;
+    for (let i = group; i < group + 5; i++) value = value * 85 + Z85.indexOf(key[i]!);
+    if (value > 0xffffffff) return false;
+  }
+  return true;
+}
+
 /** Throws SecurityError unless `key` is a Z85 CURVE key. */
 export function checkZ85Key(key: string, what: string): string {
   if (typeof key !== "string" || !Z85_KEY.test(key)) throw new SecurityError(`${what} is not a 40-character Z85 CURVE key`);
