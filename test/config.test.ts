@@ -37,6 +37,9 @@ function file(name: string, text: string): string {
   return path;
 }
 
+/** What a profile without federation keys holds for them (federation itself stays off). */
+const NO_FEDERATION = { beaconPort: 9999, beaconInterval: 1, peers: [] };
+
 function profiles(text: string, name = "lab.yml"): Map<string, NameServerProfile> {
   return readNameServerProfiles(YamlSource.parse(text, name));
 }
@@ -130,6 +133,7 @@ describe("PyroLab nameserver files, read unchanged", () => {
       broadcast: true,
       autoclean: 0,
       storage: "memory",
+      ...NO_FEDERATION,
     });
     expect(read.get("production")).toEqual({
       host: "0.0.0.0",
@@ -139,6 +143,7 @@ describe("PyroLab nameserver files, read unchanged", () => {
       broadcast: false,
       autoclean: 15,
       storage: `sqlite:${db}`,
+      ...NO_FEDERATION,
     });
     expect(read.get("archive")).toEqual({ ...DEFAULT_PROFILE, port: 9200, bchost: "127.0.0.1", storage: `file:${db}.dbm` });
     // A profile with no settings at all is the built-in default.
@@ -166,7 +171,7 @@ describe("PyroLab nameserver files, read unchanged", () => {
 `);
     expect([...read.keys()]).toEqual(["default", "production", "custom"]);
     expect(read.get("default")).toEqual({ ...DEFAULT_PROFILE, host: "localhost" });
-    expect(read.get("production")).toEqual({ host: "0.0.0.0", port: 9100, bchost: "0.0.0.0", bcport: 9101, broadcast: false, autoclean: 15, storage: `sqlite:${db}` });
+    expect(read.get("production")).toEqual({ host: "0.0.0.0", port: 9100, bchost: "0.0.0.0", bcport: 9101, broadcast: false, autoclean: 15, storage: `sqlite:${db}`, ...NO_FEDERATION });
     // pyro-ts's own `storage` wins over storage_type.
     expect(read.get("custom")!.storage).toBe("sqlite:/var/lib/pyro-ts/ns.db");
   });
@@ -218,7 +223,7 @@ describe("which config file is read", () => {
     inDir(dir, () => {
       expect(findConfigFile()).toBeUndefined();
       expect(nameServerProfile("default")).toEqual(DEFAULT_PROFILE);
-      expect(DEFAULT_PROFILE).toEqual({ host: "127.0.0.1", port: 9090, bchost: "0.0.0.0", bcport: 9091, broadcast: true, autoclean: 0, storage: "memory" });
+      expect(DEFAULT_PROFILE).toEqual({ host: "127.0.0.1", port: 9090, bchost: "0.0.0.0", bcport: 9091, broadcast: true, autoclean: 0, storage: "memory", ...NO_FEDERATION });
       const error = configError(() => nameServerProfile("production"));
       expect(error.message).toContain("no config file");
       expect(error.message).toContain('"production"');

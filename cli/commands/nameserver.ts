@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { startNameServer } from "../../src/index.js";
 import { mkdirSync } from "node:fs";
-import { defaultDataDirectory, nameServerProfile } from "../../src/config/nameserver-profiles.js";
-import { autocleanSeconds, port, UsageError } from "../output.js";
+import { defaultDataDirectory, nameServerProfile, type NameServerProfile } from "../../src/config/nameserver-profiles.js";
+import { autocleanSeconds, port, positiveNumber, UsageError } from "../output.js";
 
 interface NameServerFlags {
   config?: string;
@@ -16,6 +16,25 @@ interface NameServerFlags {
   autoclean?: number;
   curveSecret?: string;
   authorizedClients?: string;
+  federate?: string;
+  beaconPort?: number;
+  beaconInterval?: number;
+  peer?: string[];
+}
+
+function repeated(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Federation settings from flags over the profile; undefined when no cluster is named. */
+function federationOptions(flags: NameServerFlags, profile: NameServerProfile) {
+  const cluster = flags.federate ?? profile.federation;
+  const peers = [...profile.peers, ...(flags.peer ?? [])];
+  if (!cluster) {
+    if (peers.length > 0 || flags.beaconPort !== undefined || flags.beaconInterval !== undefined) throw new UsageError("--peer, --beacon-port and --beacon-interval need --federate <cluster>");
+    return {};
+  }
+  return { federation: { cluster, beaconPort: flags.beaconPort ?? profile.beaconPort, beaconInterval: flags.beaconInterval ?? profile.beaconInterval, peers } };
 }
 
 function curveOptions(secretKeyFile: string | undefined, authorizedClients: string | undefined) {
@@ -41,6 +60,10 @@ export function nameserverCommand(program: Command): void {
     .option("--curve-secret <file>", "encrypt with CURVE using this key file (pyro-ts keygen); profile: curve_secret_key_file")
     .option("--authorized-clients <dir>", "admit only clients whose .pub file is in this folder; profile: curve_authorized_clients")
     .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", autocleanSeconds)
+    .option("--federate <cluster>", "join the other nameservers of this cluster on the LAN (profile: federation)")
+    .option("--beacon-port <port>", "UDP port of the cluster's beacons, default 9999 (profile: beacon_port)", port)
+    .option("--beacon-interval <seconds>", "seconds between beacons, default 1 (profile: beacon_interval)", positiveNumber)
+    .option("--peer <host:port>", "also link to this nameserver, which no broadcast reaches (repeatable; profile: peers)", repeated)
     .action(async (flags: NameServerFlags) => {
       const profile = nameServerProfile(flags.profile, flags.config);
       const storage = flags.storage ?? profile.storage;
@@ -55,9 +78,11 @@ export function nameserverCommand(program: Command): void {
         storage,
         autoclean: flags.autoclean ?? profile.autoclean,
         ...curveOptions(flags.curveSecret ?? profile.curveSecretKeyFile, flags.authorizedClients ?? profile.curveAuthorizedClients),
+        ...federationOptions(flags, profile),
       });
       process.stdout.write(`nameserver running at ${ns.uri}\n`);
       if (ns.bcport !== undefined) process.stdout.write(`broadcast responder on udp port ${ns.bcport}\n`);
+      if (ns.federation) process.stdout.write(`federating in cluster ${ns.federation.cluster} as ${ns.federation.id}, beacons on udp port ${ns.federation.beaconPort}\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once("SIGINT", stop);

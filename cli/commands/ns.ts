@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import type { NameEntry } from "../../src/index.js";
+import type { NameEntry, PeerInfo } from "../../src/index.js";
 import { clientOptions, withNsFlags, type NsFlags } from "../nameserver-client.js";
 import { commaList, print, UsageError } from "../output.js";
 
@@ -21,6 +21,26 @@ function table(entries: Record<string, NameEntry>): string {
       return `${name.padEnd(width)}  ${uri}${metadata.length ? `  [${metadata.join(", ")}]` : ""}`;
     })
     .join("\n");
+}
+
+/** The heartbeat table as text: one row per nameserver, ours marked with `*`. */
+function peerTable(peers: PeerInfo[]): string {
+  if (peers.length === 0) return "(this nameserver does not federate: start it with --federate <cluster>)";
+  const now = Date.now();
+  const rows = [
+    ["", "id", "endpoint", "state", "incarnation", "last heard", "leader"],
+    ...peers.map((p) => [
+      p.self ? "*" : "",
+      p.id,
+      p.endpoint,
+      p.state,
+      String(p.incarnation),
+      p.self ? "-" : p.lastHeard === null ? "never" : `${((now - p.lastHeard) / 1000).toFixed(1)} s ago`,
+      p.leader ? "leader" : "",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -116,8 +136,16 @@ export function nsCommand(program: Command): void {
       process.stdout.write(`nameserver ${uri} is alive\n`);
     });
 
+  clientOptions(ns.command("peers"))
+    .description("print the federation's heartbeat table: every nameserver of the cluster and its state")
+    .option("--json", "print JSON")
+    .action(async (flags: NsFlags & { json?: boolean }) => {
+      const peers = await withNsFlags(flags, (server) => server.peers());
+      print(peers, flags.json === true, peerTable);
+    });
+
   clientOptions(ns.command("watch"))
-    .description("print registrations, removals and metadata changes as they happen (Ctrl-C to stop)")
+    .description("print registrations, removals, metadata and peer changes as they happen (Ctrl-C to stop)")
     .option("--json", "print one JSON object per line")
     .action(async (flags: NsFlags & { json?: boolean }) => {
       await withNsFlags(flags, async (server) => {
@@ -127,6 +155,7 @@ export function nsCommand(program: Command): void {
         await server.registered.connect((name, uri, metadata) => out({ event: "registered", name, uri, metadata }, `+ ${name} ${uri}${metadata.length ? ` [${metadata.join(", ")}]` : ""}`));
         await server.removed.connect((name, uri) => out({ event: "removed", name, uri }, `- ${name} ${uri}`));
         await server.metadataChanged.connect((name, metadata) => out({ event: "metadataChanged", name, metadata }, `~ ${name} [${metadata.join(", ")}]`));
+        await server.peerChanged.connect((peer) => out({ event: "peerChanged", ...peer }, `@ peer ${peer.id} ${peer.endpoint} ${peer.change}${peer.leader ? " (leader)" : ""}`));
         server.registered.missed.connect((gap) => out({ event: "missed", ...gap }, `! events may have been missed (${gap.reason})`));
         process.stdout.write(`watching ${server.$uri}\n`);
         await new Promise<void>((resolve) => {

@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { MAX_AUTOCLEAN_SECONDS } from "../naming/autoclean.js";
+import { DEFAULT_BEACON_PORT, isClusterName } from "../federation/beacon-frame.js";
+import { parseStaticPeer } from "../federation/federation-options.js";
 import { ConfigError } from "./config-error.js";
 import { nearest } from "./nearest.js";
 import { isMap, isScalar, isSeq, YamlSource, type Node, type Pair } from "./yaml-source.js";
@@ -20,6 +22,11 @@ export interface NameServerProfile {
   /** CURVE key file of the nameserver, and the folder of client keys it admits. */
   readonly curveSecretKeyFile?: string;
   readonly curveAuthorizedClients?: string;
+  /** Cluster name to federate with (off when absent), its beacon port and interval (seconds), static peers. */
+  readonly federation?: string;
+  readonly beaconPort: number;
+  readonly beaconInterval: number;
+  readonly peers: readonly string[];
 }
 
 /** The built-in profile, so `-l default` works without any file. */
@@ -31,12 +38,15 @@ export const DEFAULT_PROFILE: NameServerProfile = {
   broadcast: true,
   autoclean: 0,
   storage: "memory",
+  beaconPort: DEFAULT_BEACON_PORT,
+  beaconInterval: 1,
+  peers: [],
 };
 
 /** PyroLab's top-level keys; only `nameservers` is read by pyro-ts so far. */
 const SECTIONS = ["nameservers", "daemons", "services", "autolaunch", "version"] as const;
 
-type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString";
+type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers";
 
 /**
  * PyroLab's nameserver keys, as its versions spell them (`storage_file` or
@@ -56,6 +66,10 @@ const KEYS: Readonly<Record<string, Kind>> = {
   broadcast: "boolean",
   curve_secret_key_file: "string",
   curve_authorized_clients: "string",
+  federation: "cluster",
+  beacon_port: "port",
+  beacon_interval: "interval",
+  peers: "peers",
 };
 
 /** Where sql and dbm storage go when a profile names no file, as PyroLab keeps them in a data directory. */
@@ -69,7 +83,26 @@ function defaultStorageFile(kind: "sqlite" | "file"): string {
 
 const STORAGE_TYPES = ["memory", "sql", "sqlite", "dbm", "file"];
 
-function scalarValue(source: YamlSource, node: unknown, key: string, kind: Kind): unknown {
+/** A list of static peers, each `host:port` (or `host:port?key=<z85>`). */
+function peerList(source: YamlSource, node: unknown, key: string): string[] {
+  if (!isSeq(node)) throw source.error(node as Node, `${key} must be a list of host:port`);
+  return node.items.map((item) => {
+    const value = isScalar(item) ? item.value : undefined;
+    if (typeof value !== "string") throw source.error(item as Node, `each of ${key} must be host:port`);
+    try {
+      parseStaticPeer(value);
+    } catch (error) {
+      throw source.error(item as Node, (error as Error).message);
+    }
+    return value;
+  });
+}
+
+function value(source: YamlSource, node: unknown, key: string, kind: Kind): unknown {
+  return kind === "peers" ? peerList(source, node, key) : scalarValue(source, node, key, kind);
+}
+
+function scalarValue(source: YamlSource, node: unknown, key: string, kind: Exclude<Kind, "peers">): unknown {
   if (!isScalar(node)) throw source.error(node as Node, `${key} must be a single value, not a list or mapping`);
   const value = node.value;
   const fail = (expected: string): never => {
@@ -96,6 +129,12 @@ function scalarValue(source: YamlSource, node: unknown, key: string, kind: Kind)
     case "storageType":
       if (typeof value !== "string" || !STORAGE_TYPES.includes(value)) fail(`one of ${STORAGE_TYPES.join(", ")}`);
       return value;
+    case "cluster":
+      if (!isClusterName(value)) fail("a cluster name of 1 to 64 bytes without control characters");
+      return value;
+    case "interval":
+      if (typeof value !== "number" || !(value >= 0.05 && value <= 3600)) fail("a number of seconds from 0.05 to 3600");
+      return value;
   }
 }
 
@@ -110,7 +149,7 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
         const suggestion = nearest(key, Object.keys(KEYS));
         throw source.error(pair as Pair, `unknown key ${JSON.stringify(key)} in nameserver profile ${JSON.stringify(name)}${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ""}`);
       }
-      values[key] = scalarValue(source, pair.value, key, kind);
+      values[key] = value(source, pair.value, key, kind);
     }
   }
   // `storage: sql` is PyroLab's newer spelling of storage_type; `storage: sqlite:<path>` is ours.
@@ -133,6 +172,10 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
     storage,
     ...(values.curve_secret_key_file !== undefined && { curveSecretKeyFile: resolve(values.curve_secret_key_file as string) }),
     ...(values.curve_authorized_clients !== undefined && { curveAuthorizedClients: resolve(values.curve_authorized_clients as string) }),
+    ...(values.federation !== undefined && { federation: values.federation as string }),
+    beaconPort: (values.beacon_port as number | undefined) ?? DEFAULT_PROFILE.beaconPort,
+    beaconInterval: (values.beacon_interval as number | undefined) ?? DEFAULT_PROFILE.beaconInterval,
+    peers: (values.peers as string[] | undefined) ?? DEFAULT_PROFILE.peers,
   };
 }
 

@@ -4,6 +4,7 @@ import { Signal } from "../signal.js";
 import { formatUri, parseUri } from "../uri.js";
 import { NAMESERVER_NAME, validateName, validateTags } from "./names.js";
 import { compileNameRegex } from "./safe-regex.js";
+import type { PeerChange, PeerChangeKind, PeerInfo } from "../federation/member.js";
 import type { NameQuery, NameStorage, Registration } from "./storage/name-storage.js";
 
 /** A name's URI with its metadata tags. */
@@ -32,6 +33,15 @@ export interface ListOptions {
 
 export type RemoveQuery = { readonly prefix: string } | { readonly regex: string };
 
+/** A change in the federation's heartbeat table: the member's row, and what happened to it. */
+export type PeerEvent = PeerInfo & { readonly change: PeerChangeKind };
+
+/** What the nameserver shows of its federation: the heartbeat table and its changes. */
+export interface FederationView {
+  peers(): PeerInfo[];
+  readonly peerChanged: { connect(slot: (change: PeerChange) => unknown): unknown };
+}
+
 function entry(registration: Registration): NameEntry {
   return { uri: registration.uri, metadata: [...registration.metadata] };
 }
@@ -53,7 +63,10 @@ export class NameServer {
   readonly registered = new Signal<[name: string, uri: string, metadata: string[]]>();
   readonly removed = new Signal<[name: string, uri: string]>();
   readonly metadataChanged = new Signal<[name: string, metadata: string[]]>();
+  /** A peer nameserver joined, became suspect, dead or left, or was alive again (federation only). */
+  readonly peerChanged = new Signal<[peer: PeerEvent]>();
   readonly #storage: NameStorage;
+  #federation: FederationView | undefined;
 
   constructor(storage: NameStorage) {
     this.#storage = storage;
@@ -62,6 +75,21 @@ export class NameServer {
   /** Records the nameserver's own URI under its protected name. Local only: `_` members are never remote. */
   _registerSelf(uri: string): void {
     this.#storage.put({ name: NAMESERVER_NAME, uri: checkedUri(uri), metadata: [] });
+  }
+
+  /** Shows a federation's heartbeat table through `peers()` and `peerChanged`. Local only. */
+  _federate(federation: FederationView): void {
+    this.#federation = federation;
+    federation.peerChanged.connect(({ change, peer }) => this.peerChanged.emit({ ...peer, change }));
+  }
+
+  /**
+   * The federation's heartbeat table: this nameserver first, then every peer with its state
+   * (alive, suspect, dead, left), incarnation, when last heard, and whether it leads its
+   * beacon domain. Empty when the nameserver does not federate.
+   */
+  peers(): PeerInfo[] {
+    return this.#federation?.peers() ?? [];
   }
 
   register(name: string, uri: string, options: RegisterOptions = {}): void {

@@ -6,6 +6,9 @@ import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "./name
 import { NameServer } from "./nameserver.js";
 import { openStorage } from "./storage/open-storage.js";
 import { readSecretKeyFile } from "../transport/curve.js";
+import { Federation } from "../federation/federation.js";
+import type { FederationOptions } from "../federation/federation-options.js";
+import { isIPv4 } from "node:net";
 
 export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve"> {
   /** Host to bind. Default 127.0.0.1. */
@@ -24,6 +27,8 @@ export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions,
   readonly autoclean?: number;
   /** How long a name may be unreachable before autoclean removes it, in seconds. Default: two sweeps. */
   readonly autocleanGrace?: number;
+  /** Join the nameservers of a cluster (off unless given): beacons, heartbeat table, `peers()`. */
+  readonly federation?: FederationOptions;
 }
 
 /** A running nameserver: its daemon, the NameServer object, and what runs beside it. */
@@ -33,6 +38,8 @@ export interface RunningNameServer {
   readonly nameserver: NameServer;
   /** UDP port of the broadcast responder, when it runs. */
   readonly bcport: number | undefined;
+  /** The federation this nameserver takes part in, when it federates. */
+  readonly federation: Federation | undefined;
   close(): Promise<void>;
 }
 
@@ -42,6 +49,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
   let daemon: Daemon | undefined;
   let responder: BroadcastResponder | undefined;
   let autocleaner: Autocleaner | undefined;
+  let federation: Federation | undefined;
   try {
     daemon = new Daemon({ ...options, host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_NS_PORT });
     const nameserver = new NameServer(storage);
@@ -59,6 +67,19 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
       });
       autocleaner.start();
     }
+    if (options.federation) {
+      const location = daemon.location;
+      if (location.transport !== "tcp") throw new RangeError("federation needs a nameserver on TCP");
+      const host = options.host ?? "127.0.0.1";
+      federation = await Federation.start(options.federation, {
+        daemon,
+        endpoint: `${location.host.includes(":") ? `[${location.host}]` : location.host}:${location.port}`,
+        bindHost: isIPv4(host) ? host : "0.0.0.0",
+        ...(options.curve && { keys: readSecretKeyFile(options.curve.secretKeyFile) }),
+        transport: options,
+      });
+      nameserver._federate(federation);
+    }
     const running = daemon;
     let closing: Promise<void> | undefined;
     return {
@@ -66,8 +87,11 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
       daemon: running,
       nameserver,
       bcport: responder?.port,
+      federation,
       close: () =>
         (closing ??= (async () => {
+          // First, so peers hear we left while our daemon still answers.
+          await federation?.close();
           await autocleaner?.stop();
           await responder?.close();
           await running.close();
@@ -75,6 +99,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
         })()),
     };
   } catch (error) {
+    await federation?.close();
     await autocleaner?.stop();
     await responder?.close();
     await daemon?.close();

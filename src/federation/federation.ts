@@ -1,0 +1,192 @@
+import { randomBytes } from "node:crypto";
+import type { SecurityError } from "../errors.js";
+import { Signal } from "../signal.js";
+import type { CurveKeyPair } from "../transport/curve.js";
+import type { TransportOptions } from "../transport/options.js";
+import { DEFAULT_BEACON_PORT, type Beacon } from "./beacon-frame.js";
+import { BeaconSocket, type BeaconStats } from "./beacon-socket.js";
+import { broadcastAddresses } from "./broadcast-addresses.js";
+import { checkFederationOptions, parseStaticPeer, type FederationOptions } from "./federation-options.js";
+import type { PeerChange, PeerInfo } from "./member.js";
+import { Membership, type MembershipOutput } from "./membership.js";
+import { DEFAULT_TIMING } from "./membership-timing.js";
+import { FEDERATION_OBJECT_ID, PeerInbox } from "./peer-inbox.js";
+import { PeerLinks } from "./peer-links.js";
+
+/** What federation needs of the daemon serving the nameserver: a place for the peer inbox. */
+export interface InboxHost {
+  register(target: object, id: string): string;
+  unregister(id: string): boolean;
+}
+
+/** The nameserver a federation runs for. */
+export interface FederatedNameServer {
+  /** Its daemon, which also serves the peer inbox. */
+  readonly daemon: InboxHost;
+  /** `host:port` peers reach it at. */
+  readonly endpoint: string;
+  /** The IPv4 address its sockets are bound to (beacons go out from there). */
+  readonly bindHost: string;
+  /** Its CURVE keys, when it encrypts: the public key travels in beacons, the pair opens peer links. */
+  readonly keys?: CurveKeyPair;
+  readonly transport?: TransportOptions;
+  /** Where warnings go (a peer refused our key, a peer sent garbage). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Counters of what federation received and refused, for `peers --stats` and tests. */
+export interface FederationStats {
+  readonly beacon: BeaconStats;
+  /** Peer messages refused as malformed. */
+  readonly refusedMessages: number;
+  /** Messages that did not reach a peer. */
+  readonly lostMessages: number;
+}
+
+const LEAVE_FLUSH_MS = 500;
+
+/**
+ * Runs the membership state machine for one nameserver: beacons over UDP, peer messages
+ * over ZeroMQ (delivered to the peer inbox on each nameserver's own daemon), and a timer
+ * set to the machine's next deadline. Changes are emitted on `peerChanged`.
+ */
+export class Federation {
+  /** A member joined, became suspect, dead or left, or was alive again. */
+  readonly peerChanged = new Signal<[change: PeerChange]>();
+  readonly #membership: Membership;
+  readonly #beacons: BeaconSocket;
+  readonly #links: PeerLinks;
+  readonly #host: FederatedNameServer;
+  readonly #broadcast: readonly string[];
+  #timer: NodeJS.Timeout | undefined;
+  #refused = 0;
+  #closing: Promise<void> | undefined;
+  /** Set once we have left: nothing more is fed to the state machine. */
+  #stopped = false;
+
+  private constructor(membership: Membership, beacons: BeaconSocket, links: PeerLinks, host: FederatedNameServer, broadcast: readonly string[]) {
+    this.#membership = membership;
+    this.#beacons = beacons;
+    this.#links = links;
+    this.#host = host;
+    this.#broadcast = broadcast;
+  }
+
+  /** Joins the cluster: opens the beacon port, serves the peer inbox, starts beaconing. */
+  static async start(options: FederationOptions, host: FederatedNameServer): Promise<Federation> {
+    checkFederationOptions(options);
+    const id = randomBytes(16).toString("hex");
+    const broadcast = options.broadcast ?? broadcastAddresses(host.bindHost);
+    const timing = { ...DEFAULT_TIMING, beaconInterval: (options.beaconInterval ?? 1) * 1000, ...options.timing };
+    const membership = new Membership({
+      cluster: options.cluster,
+      id,
+      endpoint: host.endpoint,
+      domain: [...broadcast].sort().join(","),
+      ...(host.keys && { key: host.keys.publicKey }),
+      staticPeers: (options.peers ?? []).map(parseStaticPeer),
+      timing,
+    });
+    const warn = host.onWarning ?? ((message: string) => process.emitWarning(message, "PyroFederationWarning"));
+    let federation: Federation | undefined;
+    const beacons = await BeaconSocket.open({
+      port: options.beaconPort ?? DEFAULT_BEACON_PORT,
+      bindHost: host.bindHost,
+      cluster: options.cluster,
+      ownId: id,
+      onBeacon: (beacon, from) => federation?.beaconHeard(beacon, from),
+    });
+    const refusedBy = new Set<string>();
+    const links = new PeerLinks({
+      transport: host.transport ?? {},
+      ...(host.keys && { keys: host.keys }),
+      // A message older than a probe period is stale: drop it rather than deliver it late.
+      timeout: timing.probeInterval,
+      onRefused: (endpoint: string, error: SecurityError) => {
+        // Reported once per peer: a peer that does not admit our key refuses every message.
+        if (refusedBy.has(endpoint)) return;
+        refusedBy.add(endpoint);
+        warn(`federation: the nameserver at ${endpoint} refused this nameserver's key: ${error.message}`);
+      },
+    });
+    federation = new Federation(membership, beacons, links, host, broadcast);
+    const self = federation;
+    host.daemon.register(
+      new PeerInbox(
+        (message) => self.#step((now) => membership.receive(now, message)),
+        (error) => {
+          self.#refused++;
+          if (self.#refused === 1 || self.#refused % 1000 === 0) warn(`federation: refused ${self.#refused} malformed peer message(s), the last: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      ),
+      FEDERATION_OBJECT_ID,
+    );
+    federation.#step((now) => membership.start(now));
+    return federation;
+  }
+
+  /** Our id in the cluster. */
+  get id(): string {
+    return this.#membership.self.id;
+  }
+
+  get cluster(): string {
+    return this.#membership.cluster;
+  }
+
+  /** The UDP port beacons are heard on. */
+  get beaconPort(): number {
+    return this.#beacons.port;
+  }
+
+  /** The heartbeat table, ourselves first. */
+  peers(): PeerInfo[] {
+    return this.#membership.peers();
+  }
+
+  get stats(): FederationStats {
+    return { beacon: this.#beacons.stats, refusedMessages: this.#refused, lostMessages: this.#links.lost };
+  }
+
+  /** Leaves gracefully: members are told at once and a leaving beacon goes out; then closes. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#step(() => this.#membership.leave());
+      this.#stopped = true;
+      clearTimeout(this.#timer);
+      await this.#links.flush(LEAVE_FLUSH_MS);
+      this.#host.daemon.unregister(FEDERATION_OBJECT_ID);
+      await Promise.all([this.#beacons.close(), this.#links.close()]);
+    })();
+    return this.#closing;
+  }
+
+  /** @internal A beacon of our cluster from another nameserver, as the beacon socket read it. */
+  beaconHeard(beacon: Beacon, from: string): void {
+    const heard = { id: beacon.id, endpoint: `${from}:${beacon.port}`, incarnation: beacon.incarnation, leaving: beacon.port === 0, ...(beacon.key && { key: beacon.key }) };
+    this.#step((now) => this.#membership.beaconHeard(now, heard));
+  }
+
+  /** Runs one step of the state machine and carries out what it asks. */
+  #step(step: (now: number) => MembershipOutput): void {
+    if (this.#stopped) return;
+    const output = step(Date.now());
+    for (const { to, message } of output.sends) this.#links.send(to, message);
+    if (output.beacon) this.#sendBeacon(output.beacon.leaving);
+    for (const change of output.events) this.peerChanged.emit(change);
+    this.#arm();
+  }
+
+  #sendBeacon(leaving: boolean): void {
+    const self = this.#membership.self;
+    const port = Number(self.endpoint.slice(self.endpoint.lastIndexOf(":") + 1));
+    this.#beacons.send({ cluster: this.#membership.cluster, id: self.id, port: leaving ? 0 : port, incarnation: self.incarnation, digest: 0, ...(self.key && { key: self.key }) }, this.#broadcast);
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    const delay = Math.max(0, Math.min(this.#membership.nextDeadline() - Date.now(), 1000));
+    // Unref'd: the nameserver's daemon keeps the process alive, not this timer.
+    this.#timer = setTimeout(() => this.#step((now) => this.#membership.tick(now)), delay).unref();
+  }
+}

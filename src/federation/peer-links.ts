@@ -1,0 +1,101 @@
+import { SecurityError } from "../errors.js";
+import { acquireChannel, releaseChannel } from "../proxy/channel-pool.js";
+import type { Channel } from "../proxy/channel.js";
+import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
+import { resolveTransportOptions, type TransportOptions } from "../transport/options.js";
+import { FEDERATION_OBJECT_ID } from "./peer-inbox.js";
+import type { PeerMessage } from "./peer-message.js";
+
+/** How long an idle link is kept before its connection is closed. */
+const IDLE_MS = 60_000;
+
+interface Link {
+  readonly channel: Channel;
+  lastUse: number;
+}
+
+/** Where and how to reach a peer: `host:port`, and its CURVE key when it encrypts. */
+export interface PeerAddress {
+  readonly endpoint: string;
+  readonly key?: string;
+}
+
+/**
+ * Outgoing peer links: one ZeroMQ connection per peer nameserver, carrying oneway
+ * deliveries to its inbox. Sending never throws and never waits: a message the peer does
+ * not get is lost, as a datagram would be, and the protocol's probes and retries cover it.
+ */
+export class PeerLinks {
+  readonly #links = new Map<string, Link>();
+  readonly #transport: TransportOptions;
+  #keys: CurveKeyPair | undefined;
+  /** How long a message may wait for a connection before it is dropped (ms). */
+  readonly #timeout: number;
+  readonly #onRefused: (endpoint: string, error: SecurityError) => void;
+  readonly #sweeper: NodeJS.Timeout;
+  #closed = false;
+  readonly #sending = new Set<Promise<void>>();
+  /** Messages that could not be delivered (no connection in time, or refused). */
+  lost = 0;
+
+  constructor(options: { transport: TransportOptions; keys?: CurveKeyPair; timeout: number; onRefused: (endpoint: string, error: SecurityError) => void }) {
+    this.#transport = options.transport;
+    this.#keys = options.keys;
+    this.#timeout = options.timeout;
+    this.#onRefused = options.onRefused;
+    this.#sweeper = setInterval(() => this.#closeIdle(), IDLE_MS / 2).unref();
+  }
+
+  send(to: PeerAddress, message: PeerMessage): void {
+    if (this.#closed) return;
+    const link = this.#link(to);
+    link.lastUse = Date.now();
+    const sent = link.channel.invoke(FEDERATION_OBJECT_ID, "deliver", [message], this.#timeout, true).then(
+      () => {},
+      (error: unknown) => {
+        this.lost++;
+        if (error instanceof SecurityError) this.#onRefused(to.endpoint, error);
+      },
+    );
+    this.#sending.add(sent);
+    void sent.finally(() => this.#sending.delete(sent));
+  }
+
+  /** Waits (at most `ms`) until every message sent so far has left or failed. */
+  async flush(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.#sending), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    const links = [...this.#links.values()];
+    this.#links.clear();
+    await Promise.all(links.map((link) => releaseChannel(link.channel)));
+  }
+
+  #link(to: PeerAddress): Link {
+    const id = `${to.endpoint} ${to.key ?? ""}`;
+    let link = this.#links.get(id);
+    if (!link || link.channel.closed) {
+      // A peer that encrypts is sent our nameserver's own key, which its authorized folder may admit
+      // (a plain nameserver has none: a fresh pair will do for a peer that admits any client).
+      this.#keys ??= to.key ? generateKeyPair() : undefined;
+      const curve = to.key ? { serverKey: to.key, keys: this.#keys! } : undefined;
+      link = { channel: acquireChannel(`tcp://${to.endpoint}`, resolveTransportOptions(this.#transport), curve), lastUse: Date.now() };
+      this.#links.set(id, link);
+    }
+    return link;
+  }
+
+  #closeIdle(): void {
+    const now = Date.now();
+    for (const [id, link] of this.#links) {
+      if (now - link.lastUse < IDLE_MS) continue;
+      this.#links.delete(id);
+      void releaseChannel(link.channel);
+    }
+  }
+}
