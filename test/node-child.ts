@@ -19,8 +19,19 @@ export class NodeChild {
   readonly #waiters = new Set<() => void>();
 
   /** With stdin a pipe (the default), fixtures can end when it closes: nothing outlives a crashed test run. */
-  constructor(readonly name: string, script: string, args: readonly string[] = [], options: { stdin?: "pipe" | "ignore"; cwd?: string } = {}) {
-    this.process = spawn(process.execPath, [script, ...args], { stdio: [options.stdin ?? "pipe", "pipe", "pipe"], ...(options.cwd && { cwd: options.cwd }) });
+  /** `via` runs node through another command (`ip netns exec <ns>`), which must exec it in place so signals reach it. */
+  constructor(
+    readonly name: string,
+    script: string,
+    args: readonly string[] = [],
+    options: { stdin?: "pipe" | "ignore"; cwd?: string; env?: NodeJS.ProcessEnv; via?: readonly string[] } = {},
+  ) {
+    const [command, ...prefix] = [...(options.via ?? []), process.execPath];
+    this.process = spawn(command!, [...prefix, script, ...args], {
+      stdio: [options.stdin ?? "pipe", "pipe", "pipe"],
+      ...(options.cwd && { cwd: options.cwd }),
+      ...(options.env && { env: options.env }),
+    });
     this.process.stdin?.on("error", () => {});
     let partial = "";
     this.process.stdout!.setEncoding("utf8");

@@ -5,7 +5,7 @@
  * default beacon port); tables are read with `pyro-ts ns peers --json --ns <address>:9090`
  * run on that host.
  */
-import type { HostProcess } from "./host-process.js";
+import type { NodeChild } from "../node-child.js";
 import type { LabNetwork } from "./lab-network.js";
 import { compareIds, lowestId, parsePeerTable, type PeerId, type PeerRow, type PeerState } from "./peer-table.js";
 import type { Outcome } from "./poll.js";
@@ -21,7 +21,7 @@ const EXIT_USAGE = 2;
 export type Tables = ReadonlyMap<string, readonly PeerRow[]>;
 
 export class Federation {
-  readonly nameservers = new Map<string, HostProcess>();
+  readonly nameservers = new Map<string, NodeChild>();
 
   constructor(readonly lab: LabNetwork) {}
 
@@ -33,10 +33,10 @@ export class Federation {
       return child;
     });
     // Node starts several processes at once slowly on 2 cores: generous, the clock of the checks starts after.
-    await Promise.all(started.map((child) => child.waitForLine(READY, 15_000)));
+    await Promise.all(started.map((child) => child.waitForLine((line) => READY.test(line), 15_000, "the nameserver serving")));
   }
 
-  nameserver(host: string): HostProcess {
+  nameserver(host: string): NodeChild {
     const child = this.nameservers.get(host);
     if (!child) throw new Error(`no nameserver was started on ${host}`);
     return child;

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { forget, forgetFolder, removeAtExit, removeFolderAtExit, removeNamespaceSync } from "./exit-cleanup.js";
-import { HostProcess } from "./host-process.js";
+import { NodeChild } from "../node-child.js";
 import { describeFailure, runCommand, runCommandSync, type CommandResult } from "./run-command.js";
 
 /** The compiled CLI (build first), relative to this file in test/netns/. */
@@ -114,7 +114,7 @@ export class LabNetwork {
   readonly #env: NodeJS.ProcessEnv;
   /** Namespaces that exist because of this lab, in creation order. */
   readonly #namespaces: string[] = [];
-  readonly #processes: { readonly host: string; readonly child: HostProcess }[] = [];
+  readonly #processes: { readonly host: string; readonly child: NodeChild }[] = [];
   #destroyed: Promise<void> | undefined;
 
   private constructor(
@@ -165,14 +165,10 @@ export class LabNetwork {
   }
 
   /** Runs `pyro-ts ...args` on `host`, until it ends or the lab is destroyed. */
-  spawn(host: string, args: readonly string[]): HostProcess {
-    return this.spawnCommand(host, [process.execPath, CLI, ...args], `${host}: pyro-ts ${args.join(" ")}`);
-  }
-
-  /** Runs any long-lived command on `host` (killed by destroy()). */
-  spawnCommand(host: string, command: readonly string[], label = `${host}: ${command.join(" ")}`): HostProcess {
+  spawn(host: string, args: readonly string[]): NodeChild {
     this.#assertLive();
-    const child = new HostProcess(label, "ip", ["netns", "exec", this.host(host).namespace, ...command], { env: this.#env, cwd: this.#workDir });
+    const via = ["ip", "netns", "exec", this.host(host).namespace];
+    const child = new NodeChild(`${host}: pyro-ts ${args.join(" ")}`, CLI, args, { stdin: "ignore", via, env: this.#env, cwd: this.#workDir });
     this.#processes.push({ host, child });
     return child;
   }
