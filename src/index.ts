@@ -31,7 +31,7 @@ export type { MembershipTiming } from "./federation/membership-timing.js";
 export { DEFAULT_BEACON_PORT } from "./federation/beacon-frame.js";
 export { startNameServer } from "./naming/start-nameserver.js";
 export type { NameServerOptions, RunningNameServer } from "./naming/start-nameserver.js";
-export { NAMESERVER_NAME, DEFAULT_NS_PORT, DEFAULT_BROADCAST_PORT, validateName } from "./naming/names.js";
+export { NAMESERVER_NAME, DEFAULT_NS_PORT, DEFAULT_BROADCAST_PORT, validateName } from "./names.js";
 export { openStorage } from "./naming/storage/open-storage.js";
 export type { NameStorage, Registration, NameQuery } from "./naming/storage/name-storage.js";
 export type { Remote, RemoteMethod, RemoteAttribute, ProxyControls, WritableKeys } from "./proxy/remote.js";

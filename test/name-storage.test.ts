@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NamingError, openStorage, type NameQuery, type NameStorage, type Registration } from "../src/index.js";
 import { compileNameRegex } from "../src/naming/safe-regex.js";
-import { normalizeTags } from "../src/naming/storage/name-storage.js";
+import { normalizeTags } from "../src/names.js";
 
 /** How each backend is opened, given a fresh temporary directory. */
 const STORES = [

@@ -4,7 +4,7 @@ import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
 import { DAEMON_OBJECT_ID } from "../protocol/metadata.js";
 import { resolveTransportOptions } from "../transport/options.js";
 import { endpointOf, parseUri } from "../uri.js";
-import { NAMESERVER_NAME } from "./names.js";
+import { NAMESERVER_NAME } from "../names.js";
 import type { NameServer } from "./nameserver.js";
 
 /** The longest period a Node timer can wait (2^31-1 ms), in seconds. */

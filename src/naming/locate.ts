@@ -6,7 +6,7 @@ import { validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
 import { formatUri, parseUri } from "../uri.js";
 import { LOCATE_REQUEST } from "./broadcast-responder.js";
-import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "./names.js";
+import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "../names.js";
 import type { NameServer } from "./nameserver.js";
 
 export interface LocateOptions extends ConnectOptions {

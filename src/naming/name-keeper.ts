@@ -1,6 +1,6 @@
 import type { Remote } from "../proxy/remote.js";
 import { locateNs, type LocateOptions } from "./locate.js";
-import { validateName, validateTags } from "./names.js";
+import { validateName, validateTags } from "../names.js";
 import type { NameServer } from "./nameserver.js";
 import type { SignalGap } from "../proxy/subscriptions.js";
 

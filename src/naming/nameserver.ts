@@ -2,7 +2,7 @@ import { expose } from "../../decorators/index.js";
 import { NamingError } from "../errors.js";
 import { Signal } from "../signal.js";
 import { formatUri, parseUri } from "../uri.js";
-import { NAMESERVER_NAME, validateName, validateTags } from "./names.js";
+import { NAMESERVER_NAME, validateName, validateTags } from "../names.js";
 import { compileNameRegex } from "./safe-regex.js";
 import type { PeerChange, PeerChangeKind, PeerInfo } from "../federation/member.js";
 import type { NameQuery, NameStorage, Registration } from "./storage/name-storage.js";

@@ -4,7 +4,7 @@ import { validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
 import { formatLocation, formatUri, toUri, type PyroUri } from "../uri.js";
 import { locateNs, type LocateOptions } from "./locate.js";
-import { validateName } from "./names.js";
+import { validateName } from "../names.js";
 import type { NameServer } from "./nameserver.js";
 
 export interface LookupOptions extends LocateOptions {

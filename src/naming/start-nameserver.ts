@@ -2,7 +2,7 @@ import { Daemon, type DaemonOptions } from "./named-daemon.js";
 import type { TransportOptions } from "../transport/options.js";
 import { Autocleaner } from "./autoclean.js";
 import { BroadcastResponder } from "./broadcast-responder.js";
-import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "./names.js";
+import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "../names.js";
 import { NameServer } from "./nameserver.js";
 import { openStorage } from "./storage/open-storage.js";
 import { readSecretKeyFile } from "../transport/curve.js";

@@ -39,11 +39,6 @@ export interface NameStorage {
   close(): void;
 }
 
-/** Sorted, duplicate-free tags. */
-export function normalizeTags(tags: Iterable<string>): string[] {
-  return [...new Set(tags)].sort();
-}
-
 /** Whether a registration matches a query's tag criteria. */
 export function matchesTags(registration: Registration, query: NameQuery): boolean {
   // An empty tag list is no criterion, as in Pyro.

@@ -1,5 +1,4 @@
-import { NamingError } from "../errors.js";
-import { normalizeTags } from "./storage/name-storage.js";
+import { NamingError } from "./errors.js";
 
 /** The nameserver's own name, and its object id in its daemon. */
 export const NAMESERVER_NAME = "pyro-ts.NameServer";
@@ -10,6 +9,11 @@ const MAX_NAME_LENGTH = 256;
 const MAX_TAGS = 64;
 const MAX_TAG_LENGTH = 128;
 const NAME_PATTERN = /^[^\s@/\\?#,]+$/;
+
+/** Sorted, duplicate-free tags. */
+export function normalizeTags(tags: Iterable<string>): string[] {
+  return [...new Set(tags)].sort();
+}
 
 /** Checks a logical name (`lab.laser`); throws NamingError naming the problem. */
 export function validateName(name: unknown): string {
