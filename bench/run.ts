@@ -2,9 +2,12 @@
  * npm run bench [-- --quick] [-- --json file]: every pyro-ts figure beside a baseline measured
  * in the same run (a raw zeromq.js ROUTER/DEALER echo with the same payload and process
  * layout, unless the line says otherwise), and their ratio (>1 means pyro-ts is better).
+ * Then the federation figures of simulated nameservers, each beside its FEDERATION.md goal
+ * (figure / goal: at most 1 meets it).
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { federationBenchmarks, type GoalFigure } from "./federation-benchmarks.js";
 import { rpcBenchmarks, type Figure, type Sizes } from "./rpc-benchmarks.js";
 import { storeBenchmarks } from "./store-benchmarks.js";
 
@@ -27,10 +30,19 @@ function table(figures: readonly Figure[]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 || c === 5 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
 }
 
+function goalTable(figures: readonly GoalFigure[]): string {
+  const value = (n: number, unit: string): string => `${Number.isInteger(n) && n < 100 ? String(n) : format(n)} ${unit}`.trimEnd();
+  const rows = [["simulated figure", "value", "goal", "value/goal"], ...figures.map((f) => [f.name, value(f.value, f.unit), value(f.goal, f.unit), f.ratio.toFixed(2)])];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
+}
+
 const started = Date.now();
 const sizes = values.quick ? QUICK : FULL;
 const figures = [...(await rpcBenchmarks(sizes)), ...storeBenchmarks(values.quick ? 10_000 : 100_000)];
-process.stdout.write(`${table(figures)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
+const federation = federationBenchmarks(values.quick);
+const notes = federation.notes.map((note) => `  ${note}`).join("\n");
+process.stdout.write(`${table(figures)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
 if (values.json) {
-  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures }, null, 2)}\n`);
+  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, federation }, null, 2)}\n`);
 }

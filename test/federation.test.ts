@@ -1,8 +1,11 @@
+import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { locateNs, startNameServer, writeKeyFiles, type FederationOptions, type NameServerOptions, type PeerEvent, type PeerInfo, type RunningNameServer, type TcpLocation } from "../src/index.js";
+import { encodeBeacon } from "../src/federation/beacon-frame.js";
+import { MAX_HANDSHAKES_IN_FLIGHT } from "../src/federation/joins.js";
 import { FEDERATION_OBJECT_ID, type PeerInbox } from "../src/federation/peer-inbox.js";
 import { NodeChild } from "./node-child.js";
 import { resources } from "./helpers.js";
@@ -149,6 +152,52 @@ describe("federation on loopback", () => {
     // Stale: a record of b older than what a holds changes nothing.
     await inbox.deliver({ kind: "gossip", from: { id: bId, endpoint: bRecord.endpoint }, updates: [{ ...bRecord, incarnation: 0, state: "alive" }] });
     expect(stateOf(a, bId)).toBe("alive");
+  });
+});
+
+describe("federation under garbage on the beacon port", () => {
+  it("10,000 random, truncated, other-cluster and forged beacons change nothing and crash nothing", async () => {
+    const options = { cluster: cluster(), beaconPort: beaconPort() };
+    const a = await federated(options);
+    const b = await federated(options);
+    await until(() => allAlive(a, 2) && allAlive(b, 2), 3000, () => `${table(a)} / ${table(b)}`);
+    const sender = createSocket("udp4");
+    use.onCleanup(async () => sender.close());
+    await new Promise<void>((resolve) => sender.bind(0, "127.0.0.1", resolve));
+    sender.setBroadcast(true);
+    const random = prng(17);
+    const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+    const id = (): string => bytes(16).toString("hex");
+    const real = encodeBeacon({ cluster: options.cluster, id: id(), port: 1, incarnation: 0, digest: 0 });
+    const datagrams = (i: number): Buffer => {
+      switch (i % 5) {
+        case 0: return bytes(1 + Math.floor(random() * 300));
+        case 1: return real.subarray(0, Math.floor(random() * real.length));
+        case 2: return encodeBeacon({ cluster: `${options.cluster}x`, id: id(), port: 1 + Math.floor(random() * 65_000), incarnation: 0, digest: 0 });
+        case 3: return Buffer.concat([real, bytes(1 + Math.floor(random() * 8))]);
+        // Forged beacons of our cluster, naming ports where nothing answers: never members.
+        default: return encodeBeacon({ cluster: options.cluster, id: id(), port: 1 + Math.floor(random() * 65_000), incarnation: Math.floor(random() * 2 ** 32), digest: 0 });
+      }
+    };
+    for (let i = 0; i < 10_000; i++) {
+      sender.send(datagrams(i), options.beaconPort, "127.255.255.255");
+      // Paced, so most reach the sockets instead of overflowing the kernel's buffer.
+      if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await until(() => a.federation!.stats.beacon.received > 2000, 5000, () => JSON.stringify(a.federation!.stats.beacon));
+    const { ignored } = a.federation!.stats.beacon;
+    expect(ignored.otherCluster).toBeGreaterThan(0);
+    expect(ignored.malformed + ignored.foreign + ignored.oversized).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const ns of [a, b]) {
+      expect(ns.nameserver.peers().map((p) => [p.endpoint, p.state])).toEqual(expect.arrayContaining([[endpointOf(a), "alive"], [endpointOf(b), "alive"]]));
+      expect(ns.nameserver.peers()).toHaveLength(2);
+    }
+    // Forged beacons each ask for a handshake, which opens a connection: only a few are made at once.
+    expect(a.federation!.stats.links).toBeLessThanOrEqual(4 * MAX_HANDSHAKES_IN_FLIGHT);
+    // Still a working federation: a newcomer joins.
+    const c = await federated(options);
+    await until(() => [a, b, c].every((ns) => allAlive(ns, 3)), 3000, () => [a, b, c].map(table).join(" / "));
   });
 });
 

@@ -41,6 +41,8 @@ export interface FederationStats {
   readonly refusedMessages: number;
   /** Messages that did not reach a peer. */
   readonly lostMessages: number;
+  /** Peer connections open now. */
+  readonly links: number;
 }
 
 const LEAVE_FLUSH_MS = 500;
@@ -145,7 +147,7 @@ export class Federation {
   }
 
   get stats(): FederationStats {
-    return { beacon: this.#beacons.stats, refusedMessages: this.#refused, lostMessages: this.#links.lost };
+    return { beacon: this.#beacons.stats, refusedMessages: this.#refused, lostMessages: this.#links.lost, links: this.#links.size };
   }
 
   /** Leaves gracefully: members are told at once and a leaving beacon goes out; then closes. */

@@ -5,9 +5,12 @@ import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
 import { resolveTransportOptions, type TransportOptions } from "../transport/options.js";
 import { FEDERATION_OBJECT_ID } from "./peer-inbox.js";
 import type { PeerMessage } from "./peer-message.js";
+import type { ReplicaMessage } from "./replica-message.js";
 
 /** How long an idle link is kept before its connection is closed. */
-const IDLE_MS = 60_000;
+const IDLE_MS = 30_000;
+/** Most links open at once (ZeroMQ allows 1,023 sockets per process); beyond, the least recently used is closed. */
+export const MAX_LINKS = 256;
 
 interface Link {
   readonly channel: Channel;
@@ -22,8 +25,9 @@ export interface PeerAddress {
 
 /**
  * Outgoing peer links: one ZeroMQ connection per peer nameserver, carrying oneway
- * deliveries to its inbox. Sending never throws and never waits: a message the peer does
- * not get is lost, as a datagram would be, and the protocol's probes and retries cover it.
+ * deliveries (membership and replication messages alike) to its inbox. Sending never
+ * throws and never waits: a message the peer does not get is lost, as a datagram would
+ * be, and the protocols' probes, retries and anti-entropy cover it.
  */
 export class PeerLinks {
   readonly #links = new Map<string, Link>();
@@ -46,9 +50,16 @@ export class PeerLinks {
     this.#sweeper = setInterval(() => this.#closeIdle(), IDLE_MS / 2).unref();
   }
 
-  send(to: PeerAddress, message: PeerMessage): void {
+  send(to: PeerAddress, message: PeerMessage | ReplicaMessage): void {
     if (this.#closed) return;
-    const link = this.#link(to);
+    let link: Link;
+    try {
+      link = this.#link(to);
+    } catch {
+      // No socket to be had (the process is out of them): the message is lost, like any other.
+      this.lost++;
+      return;
+    }
     link.lastUse = Date.now();
     const sent = link.channel.invoke(FEDERATION_OBJECT_ID, "deliver", [message], this.#timeout, true).then(
       () => {},
@@ -84,10 +95,23 @@ export class PeerLinks {
       // (a plain nameserver has none: a fresh pair will do for a peer that admits any client).
       this.#keys ??= to.key ? generateKeyPair() : undefined;
       const curve = to.key ? { serverKey: to.key, keys: this.#keys! } : undefined;
+      if (this.#links.size >= MAX_LINKS) this.#closeLeastRecent();
       link = { channel: acquireChannel(`tcp://${to.endpoint}`, resolveTransportOptions(this.#transport), curve), lastUse: Date.now() };
-      this.#links.set(id, link);
     }
+    // Kept in order of use: the first entry is the least recently used.
+    this.#links.delete(id);
+    this.#links.set(id, link);
     return link;
+  }
+
+  get size(): number {
+    return this.#links.size;
+  }
+
+  #closeLeastRecent(): void {
+    const [id, link] = this.#links.entries().next().value!;
+    this.#links.delete(id);
+    void releaseChannel(link.channel);
   }
 
   #closeIdle(): void {

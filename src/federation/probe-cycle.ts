@@ -22,10 +22,18 @@ interface Probe {
 }
 
 /**
- * SWIM's failure detector: one member probed per period, in a shuffled round-robin order
- * (every member is probed within N periods); without an ack within the probe timeout,
- * others are asked to ping it; without any ack by the end of the period, it has failed.
- * Also relays pings asked of us by others.
+ * SWIM's failure detector: one member probed per period; without an ack within the probe
+ * timeout, others are asked to ping it; without any ack by the end of the period, it has
+ * failed. Also relays pings asked of us by others.
+ *
+ * Whom to probe: all members sorted by id form a ring, and in period r (of the shared
+ * clock: floor(now / probeInterval)) each probes the member 1 + (r mod (n - 1)) places
+ * after itself. With the same table everywhere that is a permutation: every member is
+ * probed by exactly one other in every period, so a crash is noticed within two periods,
+ * where SWIM's independent random orders leave a tail (no one probes it for 2 s about
+ * 2 % of the time at a 0.5 s period); and each of us still probes every member within
+ * n - 1 periods. Tables that differ only make some members probed twice, others skipped,
+ * for that period.
  */
 export class ProbeCycle {
   readonly #timing: MembershipTiming;
@@ -33,21 +41,25 @@ export class ProbeCycle {
   #seq = 0;
   #probe: Probe | undefined;
   #nextProbe = 0;
-  #order: string[] = [];
-  #index = 0;
+  readonly #self: string;
+  /** Our id and the live members', sorted; rebuilt when the live set changed. */
+  #ring: string[] = [];
+  #position = 0;
   #stale = true;
   /** Pings we send for others: our seq → whom to forward the ack to. */
   readonly #relays = new Map<number, { readonly requester: Contact; readonly seq: number; readonly at: number }>();
 
-  constructor(timing: MembershipTiming, random: () => number) {
+  constructor(timing: MembershipTiming, random: () => number, self: string) {
     this.#timing = timing;
     this.#random = random;
+    this.#self = self;
   }
 
   start(now: number): void {
     this.#nextProbe = now + this.#timing.probeInterval * this.#random();
   }
 
+  /** A member joined or stopped being live. */
   membersChanged(): void {
     this.#stale = true;
   }
@@ -69,10 +81,19 @@ export class ProbeCycle {
     if (probe && !probe.acked) hooks.failed(probe.target.id);
     this.#probe = undefined;
     for (const [seq, relay] of this.#relays) if (now - relay.at > this.#timing.probeInterval) this.#relays.delete(seq);
-    const target = this.#nextTarget(hooks);
+    const target = this.#nextTarget(hooks, now);
     if (!target) return;
     this.#probe = { target, seq: this.#nextSeq(), sentAt: now, indirect: false, acked: false };
     hooks.ping(target, this.#probe.seq);
+  }
+
+  /**
+   * The process was paused until `now`: the probe in flight starts over as if just sent
+   * (an ack queued meanwhile still counts), the next one a period from now.
+   */
+  resumed(now: number): void {
+    if (this.#probe && !this.#probe.acked) this.#probe = { ...this.#probe, sentAt: now, indirect: false };
+    this.#nextProbe = Math.max(this.#nextProbe, now + this.#timing.probeInterval);
   }
 
   /** An ack arrived: it ends our probe, or is forwarded to whoever asked us to ping. */
@@ -97,16 +118,17 @@ export class ProbeCycle {
     return this.#seq;
   }
 
-  #nextTarget(hooks: ProbeHooks): MemberRecord | undefined {
-    const live = hooks.live();
-    if (live.length === 0) return undefined;
-    if (this.#stale || this.#index >= this.#order.length) {
-      this.#order = this.#shuffle(live.map((m) => m.id));
-      this.#index = 0;
+  #nextTarget(hooks: ProbeHooks, now: number): MemberRecord | undefined {
+    if (this.#stale) {
+      this.#ring = [this.#self, ...hooks.live().map((m) => m.id)].sort();
+      this.#position = this.#ring.indexOf(this.#self);
       this.#stale = false;
     }
-    while (this.#index < this.#order.length) {
-      const target = hooks.find(this.#order[this.#index++]!);
+    const n = this.#ring.length;
+    const round = Math.floor(now / this.#timing.probeInterval);
+    // A member of the ring that is no longer live (the ring is rebuilt lazily): the next one.
+    for (let k = 0; k < n - 1; k++) {
+      const target = hooks.find(this.#ring[(this.#position + 1 + ((round + k) % (n - 1))) % n]!);
       if (target) return target;
     }
     return undefined;
@@ -120,13 +142,5 @@ export class ProbeCycle {
       if (member && member.id !== except) picked.set(member.id, member);
     }
     return [...picked.values()];
-  }
-
-  #shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = Math.floor(this.#random() * (i + 1));
-      [items[i], items[j]] = [items[j]!, items[i]!];
-    }
-    return items;
   }
 }
