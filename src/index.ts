@@ -23,7 +23,7 @@ export type { LocateOptions } from "./naming/locate.js";
 export { serve } from "./naming/serve.js";
 export type { ServeOptions } from "./naming/serve.js";
 export { NameServer } from "./naming/nameserver.js";
-export type { NameEntry, ListOptions, RegisterOptions as NameRegisterOptions, RemoveQuery, PeerEvent } from "./naming/nameserver.js";
+export type { NameEntry, ListOptions, RegisterOptions as NameRegisterOptions, RemoveQuery, PeerEvent, NameConflict, NameClaim } from "./naming/nameserver.js";
 export { Federation } from "./federation/federation.js";
 export type { FederationOptions } from "./federation/federation-options.js";
 export type { PeerInfo, PeerChange, PeerChangeKind, MemberState } from "./federation/member.js";

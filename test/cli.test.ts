@@ -701,8 +701,8 @@ describe("pyro-ts call and info", () => {
     expect(nsInfo.code).toBe(0);
     const meta = JSON.parse(nsInfo.stdout) as { methods: string[]; signals: string[] };
     // Only the API: registerSelf (a plain public method of NameServer) is not exposed.
-    expect(meta.methods).toEqual(["count", "list", "lookup", "peers", "ping", "register", "remove", "setMetadata"]);
-    expect([...meta.signals].sort()).toEqual(["metadataChanged", "peerChanged", "registered", "removed"]);
+    expect(meta.methods).toEqual(["conflicts", "count", "list", "lookup", "peers", "ping", "register", "remove", "setMetadata"]);
+    expect([...meta.signals].sort()).toEqual(["conflict", "metadataChanged", "peerChanged", "registered", "removed"]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import type { NameEntry, PeerInfo } from "../../src/index.js";
+import type { NameConflict, NameEntry, PeerInfo } from "../../src/index.js";
 import { clientOptions, withNsFlags, type NsFlags } from "../nameserver-client.js";
 import { commaList, print, UsageError } from "../output.js";
 
@@ -11,15 +11,31 @@ interface ListFlags extends NsFlags {
   json?: boolean;
 }
 
+/** Origins are 32 hex digits; 8 tell a cluster's nameservers apart (`--json` has them whole). */
+const shortOrigin = (origin: string): string => origin.slice(0, 8);
+
 function table(entries: Record<string, NameEntry>): string {
   const names = Object.keys(entries);
   if (names.length === 0) return "(no names)";
   const width = Math.max(...names.map((n) => n.length));
   return names
     .map((name) => {
-      const { uri, metadata } = entries[name]!;
-      return `${name.padEnd(width)}  ${uri}${metadata.length ? `  [${metadata.join(", ")}]` : ""}`;
+      const { uri, metadata, origin } = entries[name]!;
+      // A federated nameserver says where each name was registered.
+      const from = origin === undefined ? "" : `${shortOrigin(origin)}  `;
+      return `${name.padEnd(width)}  ${from}${uri}${metadata.length ? `  [${metadata.join(", ")}]` : ""}`;
     })
+    .join("\n");
+}
+
+/** Conflicts as text: each name, the claim that wins it, and the others by their qualified forms. */
+function conflictTable(conflicts: NameConflict[]): string {
+  if (conflicts.length === 0) return "(no conflicts)";
+  return conflicts
+    .flatMap(({ name, winner, losers }) => [
+      `${name}  won by ${shortOrigin(winner.origin)}  ${winner.uri}`,
+      ...losers.map((loser) => `  lost by ${shortOrigin(loser.origin)}  ${loser.uri}  (reach it as ${loser.qualified})`),
+    ])
     .join("\n");
 }
 
@@ -144,6 +160,14 @@ export function nsCommand(program: Command): void {
       print(peers, flags.json === true, peerTable);
     });
 
+  clientOptions(ns.command("conflicts"))
+    .description("print names registered on more than one nameserver of the cluster, and which claim wins")
+    .option("--json", "print JSON")
+    .action(async (flags: NsFlags & { json?: boolean }) => {
+      const conflicts = await withNsFlags(flags, (server) => server.conflicts());
+      print(conflicts, flags.json === true, conflictTable);
+    });
+
   clientOptions(ns.command("watch"))
     .description("print registrations, removals, metadata and peer changes as they happen (Ctrl-C to stop)")
     .option("--json", "print one JSON object per line")
@@ -155,6 +179,7 @@ export function nsCommand(program: Command): void {
         await server.registered.connect((name, uri, metadata) => out({ event: "registered", name, uri, metadata }, `+ ${name} ${uri}${metadata.length ? ` [${metadata.join(", ")}]` : ""}`));
         await server.removed.connect((name, uri) => out({ event: "removed", name, uri }, `- ${name} ${uri}`));
         await server.metadataChanged.connect((name, metadata) => out({ event: "metadataChanged", name, metadata }, `~ ${name} [${metadata.join(", ")}]`));
+        await server.conflict.connect((name, uri, origin) => out({ event: "conflict", name, winnerUri: uri, winnerOrigin: origin }, `! ${name}: registered here, but ${shortOrigin(origin)} claimed it first (${uri})`));
         await server.peerChanged.connect((peer) => out({ event: "peerChanged", ...peer }, `@ peer ${peer.id} ${peer.endpoint} ${peer.change}${peer.leader ? " (leader)" : ""}`));
         server.registered.missed.connect((gap) => out({ event: "missed", ...gap }, `! events may have been missed (${gap.reason})`));
         process.stdout.write(`watching ${server.$uri}\n`);

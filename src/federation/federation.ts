@@ -12,6 +12,8 @@ import { Membership, type MembershipOutput } from "./membership.js";
 import { DEFAULT_TIMING } from "./membership-timing.js";
 import { FEDERATION_OBJECT_ID, PeerInbox } from "./peer-inbox.js";
 import { PeerLinks } from "./peer-links.js";
+import type { NameEvent } from "./replica-view.js";
+import { ReplicationDriver, type ReplicatedNames, type ReplicationStats } from "./replication-driver.js";
 
 /** What federation needs of the daemon serving the nameserver: a place for the peer inbox. */
 export interface InboxHost {
@@ -43,19 +45,28 @@ export interface FederationStats {
   readonly lostMessages: number;
   /** Peer connections open now. */
   readonly links: number;
+  /** Registry replication: records refused or ignored, messages from non-members. */
+  readonly replication: ReplicationStats;
 }
 
 const LEAVE_FLUSH_MS = 500;
 
 /**
- * Runs the membership state machine for one nameserver: beacons over UDP, peer messages
- * over ZeroMQ (delivered to the peer inbox on each nameserver's own daemon), and a timer
- * set to the machine's next deadline. Changes are emitted on `peerChanged`.
+ * Runs the membership and registry replication state machines for one nameserver:
+ * beacons over UDP, peer messages over ZeroMQ (delivered to the peer inbox on each
+ * nameserver's own daemon), and one timer set to the machines' next deadline. Membership
+ * changes are emitted on `peerChanged`, changes of the cluster's names on `nameChanged`.
  */
 export class Federation {
   /** A member joined, became suspect, dead or left, or was alive again. */
   readonly peerChanged = new Signal<[change: PeerChange]>();
+  /**
+   * The naming view changed, for a change made here or anywhere in the cluster: a name's
+   * visible record was registered, removed or retagged, or an origin newly lost a name to another.
+   */
+  readonly nameChanged = new Signal<[event: NameEvent]>();
   readonly #membership: Membership;
+  readonly #replication: ReplicationDriver;
   readonly #beacons: BeaconSocket;
   readonly #links: PeerLinks;
   readonly #host: FederatedNameServer;
@@ -68,6 +79,11 @@ export class Federation {
 
   private constructor(membership: Membership, beacons: BeaconSocket, links: PeerLinks, host: FederatedNameServer, broadcast: readonly string[]) {
     this.#membership = membership;
+    this.#replication = new ReplicationDriver(membership.self.id, {
+      send: (to, message) => links.send(to, message),
+      peers: () => membership.peers(),
+      emit: (event) => this.nameChanged.emit(event),
+    });
     this.#beacons = beacons;
     this.#links = links;
     this.#host = host;
@@ -114,16 +130,18 @@ export class Federation {
     federation = new Federation(membership, beacons, links, host, broadcast);
     const self = federation;
     host.daemon.register(
-      new PeerInbox(
-        (message) => self.#step((now) => membership.receive(now, message)),
-        (error) => {
+      new PeerInbox({
+        membership: (message) => self.#step((now) => membership.receive(now, message)),
+        replica: (message) => self.#replicate((now) => self.#replication.receive(now, message)),
+        refuse: (error) => {
           self.#refused++;
           if (self.#refused === 1 || self.#refused % 1000 === 0) warn(`federation: refused ${self.#refused} malformed peer message(s), the last: ${error instanceof Error ? error.message : String(error)}`);
         },
-      ),
+      }),
       FEDERATION_OBJECT_ID,
     );
     federation.#step((now) => membership.start(now));
+    federation.#replicate((now) => self.#replication.tick(now));
     return federation;
   }
 
@@ -146,8 +164,13 @@ export class Federation {
     return this.#membership.peers();
   }
 
+  /** The cluster's names as this nameserver holds them: publish our own, look up everyone's. */
+  get names(): ReplicatedNames {
+    return this.#replication;
+  }
+
   get stats(): FederationStats {
-    return { beacon: this.#beacons.stats, refusedMessages: this.#refused, lostMessages: this.#links.lost, links: this.#links.size };
+    return { beacon: this.#beacons.stats, refusedMessages: this.#refused, lostMessages: this.#links.lost, links: this.#links.size, replication: this.#replication.stats };
   }
 
   /** Leaves gracefully: members are told at once and a leaving beacon goes out; then closes. */
@@ -155,6 +178,7 @@ export class Federation {
     this.#closing ??= (async () => {
       this.#step(() => this.#membership.leave());
       this.#stopped = true;
+      this.#replication.stop();
       clearTimeout(this.#timer);
       await this.#links.flush(LEAVE_FLUSH_MS);
       this.#host.daemon.unregister(FEDERATION_OBJECT_ID);
@@ -169,13 +193,24 @@ export class Federation {
     this.#step((now) => this.#membership.beaconHeard(now, heard));
   }
 
-  /** Runs one step of the state machine and carries out what it asks. */
+  /** Runs one step of the membership machine and carries out what it asks; its events also drive the replica. */
   #step(step: (now: number) => MembershipOutput): void {
     if (this.#stopped) return;
-    const output = step(Date.now());
+    const now = Date.now();
+    const output = step(now);
     for (const { to, message } of output.sends) this.#links.send(to, message);
     if (output.beacon) this.#sendBeacon(output.beacon.leaving);
-    for (const change of output.events) this.peerChanged.emit(change);
+    for (const change of output.events) {
+      this.peerChanged.emit(change);
+      this.#replication.memberChanged(now, change);
+    }
+    this.#arm();
+  }
+
+  /** Runs one step of the replica (the driver carries out its sends and events). */
+  #replicate(step: (now: number) => void): void {
+    if (this.#stopped) return;
+    step(Date.now());
     this.#arm();
   }
 
@@ -187,8 +222,12 @@ export class Federation {
 
   #arm(): void {
     clearTimeout(this.#timer);
-    const delay = Math.max(0, Math.min(this.#membership.nextDeadline() - Date.now(), 1000));
+    const deadline = Math.min(this.#membership.nextDeadline(), this.#replication.nextDeadline());
+    const delay = Math.max(0, Math.min(deadline - Date.now(), 1000));
     // Unref'd: the nameserver's daemon keeps the process alive, not this timer.
-    this.#timer = setTimeout(() => this.#step((now) => this.#membership.tick(now)), delay).unref();
+    this.#timer = setTimeout(() => {
+      this.#step((now) => this.#membership.tick(now));
+      this.#replicate((now) => this.#replication.tick(now));
+    }, delay).unref();
   }
 }

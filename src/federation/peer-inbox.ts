@@ -1,33 +1,57 @@
 import { expose, oneway } from "../../decorators/index.js";
 import { parsePeerMessage, type PeerMessage } from "./peer-message.js";
+import { parseReplicaMessage, type ReplicaMessage } from "./replica-message.js";
 
 /** Object id of the peer inbox in a federated nameserver's daemon. */
 export const FEDERATION_OBJECT_ID = "pyro-ts.Federation";
 
+/** Kinds of the registry replication messages; every other kind is membership's. */
+const REPLICA_KINDS: ReadonlySet<unknown> = new Set(["push", "summary", "digest", "records"]);
+
+/** Where the inbox hands what it accepted, and what it refused. */
+export interface InboxHandlers {
+  /** A valid membership message (peer-message.ts). */
+  readonly membership: (message: PeerMessage) => void;
+  /** A valid registry replication message (replica-message.ts). */
+  readonly replica: (message: ReplicaMessage) => void;
+  /** A malformed message of either kind: counted and dropped. */
+  readonly refuse: (error: unknown) => void;
+}
+
 /**
- * Where peers deliver membership messages: an exposed object on the nameserver's own
- * daemon, so peer links share its port, limits and CURVE setup. Every message is
- * validated before the state machine sees it; a refused one is counted and dropped.
+ * Where peers deliver membership and replication messages: an exposed object on the
+ * nameserver's own daemon, so peer links share its port, limits and CURVE setup. Every
+ * message is validated before a state machine sees it; a refused one is counted and dropped.
  */
 @expose
 export class PeerInbox {
-  readonly #accept: (message: PeerMessage) => void;
-  readonly #refuse: (error: unknown) => void;
+  readonly #handlers: InboxHandlers;
 
-  constructor(accept: (message: PeerMessage) => void, refuse: (error: unknown) => void) {
-    this.#accept = accept;
-    this.#refuse = refuse;
+  constructor(handlers: InboxHandlers) {
+    this.#handlers = handlers;
   }
 
   @oneway
   deliver(message: unknown): void {
+    const kind = message !== null && typeof message === "object" ? (message as { kind?: unknown }).kind : undefined;
+    if (REPLICA_KINDS.has(kind)) {
+      let parsed: ReplicaMessage;
+      try {
+        parsed = parseReplicaMessage(message);
+      } catch (error) {
+        this.#handlers.refuse(error);
+        return;
+      }
+      this.#handlers.replica(parsed);
+      return;
+    }
     let parsed: PeerMessage;
     try {
       parsed = parsePeerMessage(message);
     } catch (error) {
-      this.#refuse(error);
+      this.#handlers.refuse(error);
       return;
     }
-    this.#accept(parsed);
+    this.#handlers.membership(parsed);
   }
 }

@@ -75,7 +75,8 @@ export class Autocleaner {
   /** One sweep over every registration; resolves when done. */
   async sweep(): Promise<void> {
     const byDaemon = new Map<string, Checked[]>();
-    const registered = Object.entries(this.#nameserver.list() as Record<string, string>);
+    // Our own registrations only: a federated nameserver's peers check theirs.
+    const registered = Object.entries(this.#nameserver._ownNames());
     for (const [name, uri] of registered) {
       if (name === NAMESERVER_NAME) continue;
       const parsed = parseUri(uri);
@@ -134,16 +135,8 @@ export class Autocleaner {
       this.#failingSince.set(name, since);
       if (now - since < this.#grace) continue;
       this.#failingSince.delete(name);
-      // Only if nobody re-registered the name meanwhile; remove() emits `removed`.
-      if (this.#currentUri(name) === uri) this.#nameserver.remove(name);
-    }
-  }
-
-  #currentUri(name: string): string | undefined {
-    try {
-      return this.#nameserver.lookup(name) as string;
-    } catch {
-      return undefined;
+      // Only if nobody re-registered the name meanwhile; remove() announces it (and publishes it, federated).
+      this.#nameserver.remove(name, { ifUri: uri });
     }
   }
 

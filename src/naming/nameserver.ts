@@ -5,12 +5,34 @@ import { formatUri, parseUri } from "../uri.js";
 import { NAMESERVER_NAME, validateName, validateTags } from "../names.js";
 import { compileNameRegex } from "./safe-regex.js";
 import type { PeerChange, PeerChangeKind, PeerInfo } from "../federation/member.js";
-import type { NameQuery, NameStorage, Registration } from "./storage/name-storage.js";
+import { checkRecordUri, parseQualified, type NameRecord } from "../federation/name-record.js";
+import type { NameEvent } from "../federation/replica-view.js";
+import type { ReplicatedNames } from "../federation/replication-driver.js";
+import { compareNames } from "./storage/memory-store.js";
+import { matchesTags, type NameQuery, type NameStorage, type Registration } from "./storage/name-storage.js";
 
 /** A name's URI with its metadata tags. */
 export interface NameEntry {
   readonly uri: string;
   readonly metadata: string[];
+  /** The id of the nameserver the name was registered on (federated nameservers only). */
+  readonly origin?: string;
+}
+
+/** One nameserver's claim to a name: its URI, the nameserver (origin) and the qualified form that reaches it. */
+export interface NameClaim {
+  readonly uri: string;
+  readonly metadata: string[];
+  readonly origin: string;
+  /** `name,<origin hex>`: looks this claim up whether it wins or loses. */
+  readonly qualified: string;
+}
+
+/** A name claimed on more than one nameserver: the claim every nameserver shows, and the others. */
+export interface NameConflict {
+  readonly name: string;
+  readonly winner: NameClaim;
+  readonly losers: NameClaim[];
 }
 
 export interface RegisterOptions {
@@ -36,14 +58,25 @@ export type RemoveQuery = { readonly prefix: string } | { readonly regex: string
 /** A change in the federation's heartbeat table: the member's row, and what happened to it. */
 export type PeerEvent = PeerInfo & { readonly change: PeerChangeKind };
 
-/** What the nameserver shows of its federation: the heartbeat table and its changes. */
+/** What the nameserver uses of its federation: the heartbeat table, the cluster's names, and their changes. */
 export interface FederationView {
+  /** This nameserver's id in the cluster: the origin of its registrations. */
+  readonly id: string;
   peers(): PeerInfo[];
   readonly peerChanged: { connect(slot: (change: PeerChange) => unknown): unknown };
+  readonly names: ReplicatedNames;
+  readonly nameChanged: { connect(slot: (event: NameEvent) => unknown): unknown };
 }
 
-function entry(registration: Registration): NameEntry {
-  return { uri: registration.uri, metadata: [...registration.metadata] };
+function entry(registration: Registration, origin?: string): NameEntry {
+  return { uri: registration.uri, metadata: [...registration.metadata], ...(origin !== undefined && { origin }) };
+}
+
+/** Whether a registration matches every criterion of a query (as the stores answer it). */
+function matches(registration: Registration, query: NameQuery): boolean {
+  if (query.prefix !== undefined && !registration.name.startsWith(query.prefix)) return false;
+  if (query.regex && !query.regex.test(registration.name)) return false;
+  return matchesTags(registration, query);
 }
 
 function checkedUri(uri: unknown): string {
@@ -57,6 +90,11 @@ function checkedUri(uri: unknown): string {
  * The nameserver: logical names (`lab.laser`) mapped to object URIs with metadata tags.
  * An ordinary exposed object, served by an ordinary Daemon; its own entry is protected.
  * Changes are announced on the `registered`, `removed` and `metadataChanged` signals.
+ *
+ * Federated, its storage keeps only the names registered here (persisted as before), each
+ * also published to the cluster; lookups, lists and counts answer from the local replica
+ * of every nameserver's names, and the signals fire for changes made anywhere. Its own
+ * entry stays local. Only the nameserver a name was registered on changes or removes it.
  */
 @expose
 export class NameServer {
@@ -65,6 +103,12 @@ export class NameServer {
   readonly metadataChanged = new Signal<[name: string, metadata: string[]]>();
   /** A peer nameserver joined, became suspect, dead or left, or was alive again (federation only). */
   readonly peerChanged = new Signal<[peer: PeerEvent]>();
+  /**
+   * A name registered here is also claimed on another nameserver, with an earlier claim:
+   * lookups everywhere answer the winner's URI; ours stays reachable by its qualified form
+   * (see `conflicts()`). Federation only.
+   */
+  readonly conflict = new Signal<[name: string, winnerUri: string, winnerOrigin: string]>();
   readonly #storage: NameStorage;
   #federation: FederationView | undefined;
 
@@ -77,10 +121,23 @@ export class NameServer {
     this.#storage.put({ name: NAMESERVER_NAME, uri: checkedUri(uri), metadata: [] });
   }
 
-  /** Shows a federation's heartbeat table through `peers()` and `peerChanged`. Local only. */
+  /**
+   * Joins a federation: shows its heartbeat table (`peers()`, `peerChanged`), publishes the
+   * names already stored here, and from now on answers from the cluster's names. Local only.
+   */
   _federate(federation: FederationView): void {
     this.#federation = federation;
     federation.peerChanged.connect(({ change, peer }) => this.peerChanged.emit({ ...peer, change }));
+    federation.nameChanged.connect((event) => this.#announce(event));
+    for (const registration of this.#storage.list({})) {
+      if (registration.name === NAMESERVER_NAME) continue;
+      try {
+        federation.names.register(registration.name, registration.uri, registration.metadata);
+      } catch (error) {
+        // Stored before federating, beyond what the cluster carries (a URI over 2,048 characters): kept here only.
+        process.emitWarning(`${registration.name} is not published to the cluster: ${error instanceof Error ? error.message : String(error)}`, "PyroFederationWarning");
+      }
+    }
   }
 
   /**
@@ -96,30 +153,60 @@ export class NameServer {
     validateName(name);
     if (name === NAMESERVER_NAME) throw new NamingError(`${NAMESERVER_NAME} is the nameserver's own name`);
     const registration: Registration = { name, uri: checkedUri(uri), metadata: validateTags(options?.metadata) };
+    const names = this.#federation?.names;
+    // Checked before storing, so a registration the cluster would refuse is not kept here either.
+    if (names) checkRecordUri(registration.uri);
     if (options?.safe) {
+      const elsewhere = names?.lookup(name);
+      if (elsewhere) throw new NamingError(`${JSON.stringify(name)} is already registered (on nameserver ${elsewhere.origin.slice(0, 8)})`);
       if (!this.#storage.putIfAbsent(registration)) throw new NamingError(`${JSON.stringify(name)} is already registered`);
     } else {
       this.#storage.put(registration);
     }
-    this.registered.emit(name, registration.uri, [...registration.metadata]);
+    // Federated, the signal comes from the replica's event, as it does for a change made elsewhere.
+    if (names) names.register(name, registration.uri, registration.metadata);
+    else this.registered.emit(name, registration.uri, [...registration.metadata]);
   }
 
   /** The URI of a name (or `{ uri, metadata }` with `returnMetadata`). */
   lookup(name: string, options: { readonly returnMetadata?: boolean } = {}): string | NameEntry {
+    const names = this.#federation?.names;
+    if (names && name !== NAMESERVER_NAME) {
+      // `name,<origin hex>` reaches one origin's claim, winner or loser; a plain name, the winner.
+      const record = typeof name === "string" && parseQualified(name) ? names.lookupQualified(name) : names.lookup(validateName(name));
+      if (!record) throw new NamingError(`unknown name ${JSON.stringify(name)}`);
+      return options?.returnMetadata ? this.#entry(record) : record.uri!;
+    }
     validateName(name);
     const registration = this.#storage.get(name);
     if (!registration) throw new NamingError(`unknown name ${JSON.stringify(name)}`);
-    return options?.returnMetadata ? entry(registration) : registration.uri;
+    return options?.returnMetadata ? entry(registration, this.#federation?.id) : registration.uri;
   }
 
   /** Names matching every given criterion, ordered by name, with their URIs (or entries). */
   list(options: ListOptions = {}): Record<string, string> | Record<string, NameEntry> {
-    const registrations = this.#storage.list(this.#query(options ?? {}));
+    const query = this.#query(options ?? {});
     const result: Record<string, string | NameEntry> = Object.create(null);
-    for (const registration of registrations) {
+    if (this.#federation) {
+      for (const record of this.#clusterList(query)) result[record.name] = options?.returnMetadata ? this.#entry(record) : record.uri!;
+      return result as Record<string, string> | Record<string, NameEntry>;
+    }
+    for (const registration of this.#storage.list(query)) {
       result[registration.name] = options?.returnMetadata ? entry(registration) : registration.uri;
     }
     return result as Record<string, string> | Record<string, NameEntry>;
+  }
+
+  /**
+   * Names registered on more than one nameserver of the cluster, by name: the winning claim
+   * (the earliest; the lowest origin id on a tie), which every nameserver answers, and the
+   * others, each reachable by its qualified form. Empty when the nameserver does not federate.
+   */
+  conflicts(): NameConflict[] {
+    const names = this.#federation?.names;
+    if (!names) return [];
+    const claim = (record: NameRecord): NameClaim => ({ uri: record.uri!, metadata: [...record.metadata], origin: record.origin, qualified: names.qualifiedName(record) });
+    return names.conflicts().map(({ name, winner, losers }) => ({ name, winner: claim(winner), losers: losers.map(claim) }));
   }
 
   /**
@@ -132,6 +219,7 @@ export class NameServer {
     if (typeof target === "string") {
       names = [validateName(target)];
       if (options?.ifUri !== undefined && this.#storage.get(target)?.uri !== checkedUri(options.ifUri)) return 0;
+      if (options?.ifUri === undefined && !this.#storage.get(target)) this.#refuseForeign(target);
     } else if (target && typeof target === "object" && ("prefix" in target || "regex" in target)) {
       // Pyro removes nothing for an empty prefix; refusing says so instead of emptying the nameserver.
       if ("prefix" in target && !target.prefix) throw new NamingError("remove needs a non-empty prefix");
@@ -140,7 +228,11 @@ export class NameServer {
       throw new NamingError("remove needs a name, { prefix } or { regex }");
     }
     const removed = this.#storage.remove(names.filter((name) => name !== NAMESERVER_NAME));
-    for (const registration of removed) this.removed.emit(registration.name, registration.uri);
+    const cluster = this.#federation?.names;
+    for (const registration of removed) {
+      if (cluster) cluster.remove(registration.name);
+      else this.removed.emit(registration.name, registration.uri);
+    }
     return removed.length;
   }
 
@@ -148,15 +240,66 @@ export class NameServer {
     validateName(name);
     if (name === NAMESERVER_NAME) throw new NamingError(`${NAMESERVER_NAME} is the nameserver's own name`);
     const tags = validateTags(metadata);
-    if (!this.#storage.setMetadata(name, tags)) throw new NamingError(`unknown name ${JSON.stringify(name)}`);
-    this.metadataChanged.emit(name, tags);
+    if (!this.#storage.setMetadata(name, tags)) {
+      this.#refuseForeign(name);
+      throw new NamingError(`unknown name ${JSON.stringify(name)}`);
+    }
+    const names = this.#federation?.names;
+    if (names) names.setMetadata(name, tags);
+    else this.metadataChanged.emit(name, tags);
   }
 
   count(): number {
-    return this.#storage.count();
+    const names = this.#federation?.names;
+    if (!names) return this.#storage.count();
+    return names.count() + (this.#storage.get(NAMESERVER_NAME) ? 1 : 0);
+  }
+
+  /** This nameserver's own registrations, name to URI, whether or not it federates (autoclean checks these). Local only. */
+  _ownNames(): Record<string, string> {
+    const result: Record<string, string> = Object.create(null);
+    for (const registration of this.#storage.list({})) result[registration.name] = registration.uri;
+    return result;
   }
 
   ping(): void {}
+
+  /** The cluster's names and our own entry matching a query, ordered by name as the stores order them. */
+  #clusterList(query: NameQuery): NameRecord[] {
+    const found = this.#federation!.names.list().filter((record) => matches({ name: record.name, uri: record.uri!, metadata: record.metadata }, query));
+    const own = this.#storage.get(NAMESERVER_NAME);
+    if (own && matches(own, query)) found.push({ origin: this.#federation!.id, version: 0, claim: 0, name: own.name, uri: own.uri, metadata: own.metadata });
+    return found.sort((a, b) => compareNames(a.name, b.name));
+  }
+
+  #entry(record: NameRecord): NameEntry {
+    return { uri: record.uri!, metadata: [...record.metadata], origin: record.origin };
+  }
+
+  /** Refuses to change a name another nameserver of the cluster registered: only its origin may. */
+  #refuseForeign(name: string): void {
+    const record = this.#federation?.names.lookup(name);
+    if (record) throw new NamingError(`${JSON.stringify(name)} is registered on nameserver ${record.origin.slice(0, 8)}: only that nameserver can change or remove it`);
+  }
+
+  /** Emits the signals of a change in the cluster's names (made here or anywhere). */
+  #announce(event: NameEvent): void {
+    switch (event.kind) {
+      case "registered":
+        this.registered.emit(event.name, event.uri, [...event.metadata]);
+        break;
+      case "removed":
+        this.removed.emit(event.name, event.uri);
+        break;
+      case "metadataChanged":
+        this.metadataChanged.emit(event.name, [...event.metadata]);
+        break;
+      case "conflict":
+        // Every nameserver sees the conflict; the one whose registration lost tells its clients.
+        if (event.loser === this.#federation?.id) this.conflict.emit(event.name, this.#federation.names.lookup(event.name)?.uri ?? "", event.winner);
+        break;
+    }
+  }
 
   #query(options: ListOptions | RemoveQuery): NameQuery {
     const o = options as ListOptions;
