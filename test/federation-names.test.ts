@@ -67,6 +67,24 @@ const has = (ns: RunningNameServer, name: string): boolean => {
 const names = (ns: RunningNameServer): string => JSON.stringify(ns.nameserver.list());
 
 describe("one namespace across nameservers", () => {
+  it("unique registration takes the name, else name-2, name-3... free in the whole cluster", async () => {
+    const [a, b] = await startCluster(2);
+    expect(a!.nameserver.register("lab.camera", uriOn(1), { unique: true })).toBe("lab.camera");
+    await until(() => has(b!, "lab.camera"), 3000, () => names(b!));
+    // Taken on A: B gives the next free form, and so on; A sees each of B's.
+    expect(b!.nameserver.register("lab.camera", uriOn(2), { unique: true })).toBe("lab.camera-2");
+    await until(() => has(a!, "lab.camera-2"), 3000, () => names(a!));
+    expect(a!.nameserver.register("lab.camera", uriOn(3), { unique: true })).toBe("lab.camera-3");
+    expect(a!.nameserver.lookup("lab.camera")).toBe(uriOn(1));
+    await until(() => has(b!, "lab.camera-3"), 3000, () => names(b!));
+    expect(b!.nameserver.list({ prefix: "lab.camera" })).toEqual({ "lab.camera": uriOn(1), "lab.camera-2": uriOn(2), "lab.camera-3": uriOn(3) });
+    expect(b!.nameserver.conflicts()).toEqual([]);
+    // Through the CLI too: it prints the name it got.
+    const cli = new NodeChild("register", CLI_PATH, ["ns", "register", "--unique", "lab.camera", uriOn(4), "--ns", endpointOf(b!)]);
+    await cli.expectExit(10_000);
+    expect(cli.lines).toEqual(["registered lab.camera-4"]);
+  });
+
   it("a daemon served through A is looked up and called through B; B's remote slots see its birth and death", async () => {
     const [a, b] = await startCluster(2);
     const remoteB = await nsProxy(b!);

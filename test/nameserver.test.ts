@@ -144,6 +144,18 @@ describe.each(["memory", "file", "sqlite"] as const)("the NameServer API on %s s
     expect(await ns.count()).toBe(3);
   });
 
+  it("unique registration never replaces: it takes the name, else name-2, name-3...", async () => {
+    expect(await ns.register("lab.cam", uriOf("cam1"), { unique: true })).toBe("lab.cam");
+    expect(await ns.register("lab.cam", uriOf("cam2"), { unique: true })).toBe("lab.cam-2");
+    expect(await ns.register("lab.cam", uriOf("cam3"), { unique: true, metadata: ["third"] })).toBe("lab.cam-3");
+    expect(await ns.list({ prefix: "lab.cam" })).toEqual({ "lab.cam": uriOf("cam1"), "lab.cam-2": uriOf("cam2"), "lab.cam-3": uriOf("cam3") });
+    await ns.remove("lab.cam-2");
+    expect(await ns.register("lab.cam", uriOf("cam4"), { unique: true })).toBe("lab.cam-2");
+    // A plain registration still names exactly what it is given.
+    expect(await ns.register("lab.cam", uriOf("cam5"))).toBe("lab.cam");
+    expect(await ns.lookup("lab.cam")).toBe(uriOf("cam5"));
+  });
+
   it("lists with prefix, regex, metadataAll, metadataAny and returnMetadata, ordered by name", async () => {
     const tags: Record<string, string[]> = {
       "lab.scope": ["scope", "ir"],

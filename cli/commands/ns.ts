@@ -107,9 +107,10 @@ export function nsCommand(program: Command): void {
     .argument("<uri>")
     .option("--meta <tags>", "metadata tags (a,b)", commaList)
     .option("--safe", "fail if the name is already registered")
-    .action(async (name: string, uri: string, flags: NsFlags & { meta?: string[]; safe?: boolean }) => {
-      await withNsFlags(flags, (server) => server.register(name, uri, { safe: flags.safe === true, metadata: flags.meta ?? [] }));
-      process.stdout.write(`registered ${name}\n`);
+    .option("--unique", "never replace: take the name, or the first free of name-2, name-3... (printed)")
+    .action(async (name: string, uri: string, flags: NsFlags & { meta?: string[]; safe?: boolean; unique?: boolean }) => {
+      const taken = await withNsFlags(flags, (server) => server.register(name, uri, { safe: flags.safe === true, unique: flags.unique === true, metadata: flags.meta ?? [] }));
+      process.stdout.write(`registered ${taken}\n`);
     });
 
   clientOptions(ns.command("remove"))

@@ -38,8 +38,16 @@ export interface NameConflict {
 export interface RegisterOptions {
   /** Refuse when the name is already registered (default false: replace it). */
   readonly safe?: boolean;
+  /**
+   * Never replace: take the name if it is free (in the whole cluster, when federated), else
+   * the first free of `name-2`, `name-3`... `register` returns the name taken.
+   */
+  readonly unique?: boolean;
   readonly metadata?: readonly string[];
 }
+
+/** Most suffixes tried for a unique name. */
+const MAX_UNIQUE_SUFFIX = 100_000;
 
 export interface ListOptions {
   readonly prefix?: string;
@@ -149,23 +157,36 @@ export class NameServer {
     return this.#federation?.peers() ?? [];
   }
 
-  register(name: string, uri: string, options: RegisterOptions = {}): void {
+  /** Registers a name for a URI; returns the name registered (another one only with `unique`). */
+  register(name: string, uri: string, options: RegisterOptions = {}): string {
     validateName(name);
     if (name === NAMESERVER_NAME) throw new NamingError(`${NAMESERVER_NAME} is the nameserver's own name`);
-    const registration: Registration = { name, uri: checkedUri(uri), metadata: validateTags(options?.metadata) };
+    const registration: Registration = { name: options?.unique ? this.#freeName(name) : name, uri: checkedUri(uri), metadata: validateTags(options?.metadata) };
     const names = this.#federation?.names;
     // Checked before storing, so a registration the cluster would refuse is not kept here either.
     if (names) checkRecordUri(registration.uri);
-    if (options?.safe) {
-      const elsewhere = names?.lookup(name);
-      if (elsewhere) throw new NamingError(`${JSON.stringify(name)} is already registered (on nameserver ${elsewhere.origin.slice(0, 8)})`);
-      if (!this.#storage.putIfAbsent(registration)) throw new NamingError(`${JSON.stringify(name)} is already registered`);
+    if (options?.safe || options?.unique) {
+      const elsewhere = names?.lookup(registration.name);
+      if (elsewhere) throw new NamingError(`${JSON.stringify(registration.name)} is already registered (on nameserver ${elsewhere.origin.slice(0, 8)})`);
+      if (!this.#storage.putIfAbsent(registration)) throw new NamingError(`${JSON.stringify(registration.name)} is already registered`);
     } else {
       this.#storage.put(registration);
     }
     // Federated, the signal comes from the replica's event, as it does for a change made elsewhere.
-    if (names) names.register(name, registration.uri, registration.metadata);
-    else this.registered.emit(name, registration.uri, [...registration.metadata]);
+    if (names) names.register(registration.name, registration.uri, registration.metadata);
+    else this.registered.emit(registration.name, registration.uri, [...registration.metadata]);
+    return registration.name;
+  }
+
+  /** `name` if no one holds it here or in the cluster, else the first free `name-N` (N from 2). */
+  #freeName(name: string): string {
+    const taken = (candidate: string): boolean => this.#storage.get(candidate) !== undefined || this.#federation?.names.lookup(candidate) !== undefined;
+    if (!taken(name)) return name;
+    for (let n = 2; n <= MAX_UNIQUE_SUFFIX; n++) {
+      const candidate = validateName(`${name}-${n}`);
+      if (!taken(candidate)) return candidate;
+    }
+    throw new NamingError(`no free name among ${JSON.stringify(name)} and its first ${MAX_UNIQUE_SUFFIX} numbered forms`);
   }
 
   /** The URI of a name (or `{ uri, metadata }` with `returnMetadata`). */
