@@ -67,6 +67,34 @@ const has = (ns: RunningNameServer, name: string): boolean => {
 const names = (ns: RunningNameServer): string => JSON.stringify(ns.nameserver.list());
 
 describe("one namespace across nameservers", () => {
+  it("with sqlite storage a restarted nameserver is the same member, a higher incarnation, and never reuses a version", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pyro-ts-identity-"));
+    use.onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+    const federation = { cluster: cluster(), beaconPort: beaconPort() };
+    const storage = `sqlite:${join(dir, "a.db")}`;
+    const start = async (options: { storage?: string }): Promise<RunningNameServer> => {
+      const running = await startNameServer({ port: 0, broadcast: false, federation, ...options });
+      use.onCleanup(() => running.close());
+      return running;
+    };
+    const first = await start({ storage });
+    const b = await start({});
+    await until(() => b.nameserver.peers().filter((p) => p.state === "alive").length === 2, 4000, () => JSON.stringify(b.nameserver.peers()));
+    first.nameserver.register("lab.a", uriOn(1));
+    await until(() => has(b, "lab.a"), 3000, () => names(b));
+    const id = first.federation!.id;
+    const version = first.federation!.names.lookup("lab.a")!.version;
+    await first.close();
+    await until(() => !has(b, "lab.a"), 3000, () => names(b));
+    const again = await start({ storage });
+    expect(again.federation!.id).toBe(id);
+    expect(again.nameserver.peers()[0]!.incarnation).toBe(1);
+    // Its stored names come back everywhere without being registered again, under new versions.
+    await until(() => has(b, "lab.a"), 4000, () => names(b));
+    expect(b.nameserver.peers().find((p) => p.id === id)).toMatchObject({ state: "alive", incarnation: 1 });
+    expect(again.federation!.names.lookup("lab.a")!.version).toBeGreaterThan(version);
+  });
+
   it("unique registration takes the name, else name-2, name-3... free in the whole cluster", async () => {
     const [a, b] = await startCluster(2);
     expect(a!.nameserver.register("lab.camera", uriOn(1), { unique: true })).toBe("lab.camera");

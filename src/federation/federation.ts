@@ -8,6 +8,7 @@ import { BeaconSocket, type BeaconStats } from "./beacon-socket.js";
 import { broadcastAddresses } from "./broadcast-addresses.js";
 import { checkFederationOptions, parseStaticPeer, type FederationOptions } from "./federation-options.js";
 import type { PeerChange, PeerInfo } from "./member.js";
+import type { IdentityKeeper } from "./federation-identity.js";
 import { Membership, type MembershipOutput } from "./membership.js";
 import { DEFAULT_TIMING } from "./membership-timing.js";
 import { FEDERATION_OBJECT_ID, PeerInbox } from "./peer-inbox.js";
@@ -34,6 +35,8 @@ export interface FederatedNameServer {
   readonly transport?: TransportOptions;
   /** Where warnings go (a peer refused our key, a peer sent garbage). */
   readonly onWarning?: (message: string) => void;
+  /** Keeps its id and counters across restarts (file and sqlite storage); else a new id at each start. */
+  readonly identity?: IdentityKeeper;
 }
 
 /** Counters of what federation received and refused, for `peers --stats` and tests. */
@@ -79,10 +82,13 @@ export class Federation {
 
   private constructor(membership: Membership, beacons: BeaconSocket, links: PeerLinks, host: FederatedNameServer, broadcast: readonly string[]) {
     this.#membership = membership;
+    const keeper = host.identity;
+    const identity = keeper?.identity();
     this.#replication = new ReplicationDriver(membership.self.id, {
       send: (to, message) => links.send(to, message),
       peers: () => membership.peers(),
       emit: (event) => this.nameChanged.emit(event),
+      ...(keeper && identity && { counters: { version: identity.version, clock: identity.clock, reached: (version: number, clock: number) => keeper.reached(version, clock) } }),
     });
     this.#beacons = beacons;
     this.#links = links;
@@ -93,7 +99,8 @@ export class Federation {
   /** Joins the cluster: opens the beacon port, serves the peer inbox, starts beaconing. */
   static async start(options: FederationOptions, host: FederatedNameServer): Promise<Federation> {
     checkFederationOptions(options);
-    const id = randomBytes(16).toString("hex");
+    const identity = host.identity?.identity();
+    const id = identity?.id ?? randomBytes(16).toString("hex");
     const broadcast = options.broadcast ?? broadcastAddresses(host.bindHost);
     const timing = { ...DEFAULT_TIMING, beaconInterval: (options.beaconInterval ?? 1) * 1000, ...options.timing };
     const membership = new Membership({
@@ -101,6 +108,7 @@ export class Federation {
       id,
       endpoint: host.endpoint,
       domain: [...broadcast].sort().join(","),
+      ...(identity && { incarnation: identity.incarnation }),
       ...(host.keys && { key: host.keys.publicKey }),
       staticPeers: (options.peers ?? []).map(parseStaticPeer),
       timing,

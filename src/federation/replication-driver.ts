@@ -45,6 +45,8 @@ export interface ReplicationHost {
   readonly peers: () => PeerInfo[];
   /** Where the replica's naming events go. */
   readonly emit: (event: NameEvent) => void;
+  /** Counters to continue from after a restart, and where to keep them after each local change. */
+  readonly counters?: { readonly version: number; readonly clock: number; readonly reached: (version: number, clock: number) => void };
 }
 
 /**
@@ -66,7 +68,7 @@ export class ReplicationDriver implements ReplicatedNames {
   #stopped = false;
 
   constructor(self: string, host: ReplicationHost, timing?: Partial<ReplicaTiming>) {
-    this.#replica = new RegistryReplica({ self, ...(timing && { timing }) });
+    this.#replica = new RegistryReplica({ self, ...(timing && { timing }), ...(host.counters && { version: host.counters.version, clock: host.counters.clock }) });
     this.#host = host;
   }
 
@@ -122,15 +124,21 @@ export class ReplicationDriver implements ReplicatedNames {
   }
 
   register(name: string, uri: string, metadata: readonly string[]): void {
-    this.#carry(this.#replica.register(Date.now(), name, uri, metadata));
+    this.#local(this.#replica.register(Date.now(), name, uri, metadata));
   }
 
   remove(name: string): void {
-    this.#carry(this.#replica.remove(Date.now(), name));
+    this.#local(this.#replica.remove(Date.now(), name));
   }
 
   setMetadata(name: string, metadata: readonly string[]): void {
-    this.#carry(this.#replica.setMetadata(Date.now(), name, metadata));
+    this.#local(this.#replica.setMetadata(Date.now(), name, metadata));
+  }
+
+  /** A local change: its counters are kept (a restart must not reuse them) before it spreads. */
+  #local(change: ReplicaOutput): void {
+    this.#host.counters?.reached(this.#replica.version, this.#replica.clock);
+    this.#carry(change);
   }
 
   lookup(name: string): NameRecord | undefined {

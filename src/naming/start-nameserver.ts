@@ -7,6 +7,7 @@ import { NameServer } from "./nameserver.js";
 import { openStorage } from "./storage/open-storage.js";
 import { readSecretKeyFile } from "../transport/curve.js";
 import { Federation } from "../federation/federation.js";
+import { IdentityFile } from "./identity-file.js";
 import type { FederationOptions } from "../federation/federation-options.js";
 import { isIPv4 } from "node:net";
 
@@ -71,11 +72,14 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
       const location = daemon.location;
       if (location.transport !== "tcp") throw new RangeError("federation needs a nameserver on TCP");
       const host = options.host ?? "127.0.0.1";
+      // With file or sqlite storage, the nameserver stays the same member of its cluster across restarts.
+      const identity = IdentityFile.forStorage(options.storage ?? "memory");
       federation = await Federation.start(options.federation, {
         daemon,
         endpoint: `${location.host.includes(":") ? `[${location.host}]` : location.host}:${location.port}`,
         bindHost: isIPv4(host) ? host : "0.0.0.0",
         ...(options.curve && { keys: readSecretKeyFile(options.curve.secretKeyFile) }),
+        ...(identity && { identity }),
         transport: options,
       });
       nameserver._federate(federation);
