@@ -266,7 +266,7 @@ describe("federation across processes (CLI)", () => {
     expect((await two.expectExit(5000)).code).toBe(0);
     const human = new NodeChild("peers", CLI_PATH, ["ns", "peers", "--ns", n1.endpoint]);
     await human.expectExit(10_000);
-    expect(human.lines[0]).toMatch(/id\s+endpoint\s+state\s+incarnation\s+last heard\s+leader/);
+    expect(human.lines[0]).toMatch(/id\s+endpoint\s+host\s+state\s+incarnation\s+last heard\s+leader/);
     expect(human.lines.find((l) => l.includes(n2.id))).toMatch(/\sleft\s/);
     expect(human.lines.find((l) => l.includes(n3.id))).toMatch(/\sdead\s/);
     expect(human.lines.find((l) => l.startsWith("*"))).toContain(n1.id);

@@ -44,11 +44,12 @@ function peerTable(peers: PeerInfo[]): string {
   if (peers.length === 0) return "(this nameserver does not federate: start it with --federate <cluster>)";
   const now = Date.now();
   const rows = [
-    ["", "id", "endpoint", "state", "incarnation", "last heard", "leader"],
+    ["", "id", "endpoint", "host", "state", "incarnation", "last heard", "leader"],
     ...peers.map((p) => [
       p.self ? "*" : "",
       p.id,
       p.endpoint,
+      p.host,
       p.state,
       String(p.incarnation),
       p.self ? "-" : p.lastHeard === null ? "never" : `${((now - p.lastHeard) / 1000).toFixed(1)} s ago`,
