@@ -146,50 +146,71 @@ export class AuthorizedKeys {
   }
 }
 
+/** How long the ZAP handler's loop waits for a request before checking it is still needed. */
+const IDLE_MS = 200;
+
 /**
  * The ZAP handler of this process: libzmq asks it, on inproc://zeromq.zap.01, whether a
  * CURVE client may connect. One per process (per ZeroMQ context), shared by every daemon:
- * each registers a domain with its own rule. It runs only while some daemon needs it.
+ * each registers a domain with its own rule.
+ *
+ * Its socket is bound once and kept: closing it when the last daemon went and binding anew
+ * for the next raced libzmq's asynchronous unbind ("Address already in use"). What would
+ * keep the process alive is a pending receive, so the loop receives with a timeout and
+ * ends within IDLE_MS once no daemon needs it.
  */
 class ZapHandler {
   readonly #domains = new Map<string, (clientKey: string) => boolean>();
   #router: Router | undefined;
-  #loop: Promise<void> | undefined;
+  #serving = false;
 
   register(domain: string, allows: (clientKey: string) => boolean): void {
     this.#domains.set(domain, allows);
     if (!this.#router) {
-      const router = new Router({ linger: 0 });
+      const router = new Router({ linger: 0, receiveTimeout: IDLE_MS });
       router.bindSync("inproc://zeromq.zap.01");
       this.#router = router;
-      this.#loop = this.#serve(router);
     }
+    this.#serve();
   }
 
   async unregister(domain: string): Promise<void> {
     this.#domains.delete(domain);
-    if (this.#domains.size > 0 || !this.#router) return;
-    const router = this.#router;
-    this.#router = undefined;
-    router.close();
-    await this.#loop;
   }
 
-  async #serve(router: Router): Promise<void> {
-    try {
-      for await (const [peer, empty, version, requestId, domain, , , mechanism, key] of router) {
-        let allowed = false;
-        try {
-          const rule = this.#domains.get(domain?.toString() ?? "");
-          // Without a rule (no authorized folder) any client with a valid CURVE handshake may connect.
-          allowed = mechanism?.toString() === "CURVE" && key !== undefined && (!rule || rule(z85Encode(key)));
-        } catch {
-          allowed = false;
-        }
-        await router.send([peer!, empty!, version ?? "1.0", requestId!, allowed ? "200" : "400", allowed ? "OK" : "client key not authorized", "", ""]);
+  #serve(): void {
+    if (this.#serving) return;
+    this.#serving = true;
+    void this.#loop(this.#router!).finally(() => {
+      this.#serving = false;
+      // A daemon registered while the loop was deciding to end: serve it.
+      if (this.#domains.size > 0) this.#serve();
+    });
+  }
+
+  async #loop(router: Router): Promise<void> {
+    while (this.#domains.size > 0) {
+      let request: Buffer[];
+      try {
+        request = await router.receive();
+      } catch (error) {
+        if ((error as { code?: string }).code === "EAGAIN") continue;
+        return;
       }
-    } catch {
-      // closed
+      const [peer, empty, version, requestId, domain, , , mechanism, key] = request;
+      let allowed = false;
+      try {
+        const rule = this.#domains.get(domain?.toString() ?? "");
+        // Without a rule (no authorized folder) any client with a valid CURVE handshake may connect.
+        allowed = mechanism?.toString() === "CURVE" && key !== undefined && (!rule || rule(z85Encode(key)));
+      } catch {
+        allowed = false;
+      }
+      try {
+        await router.send([peer!, empty!, version ?? "1.0", requestId!, allowed ? "200" : "400", allowed ? "OK" : "client key not authorized", "", ""]);
+      } catch {
+        // the requesting socket is gone
+      }
     }
   }
 }
