@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { federationBenchmarks, type GoalFigure } from "./federation-benchmarks.js";
 import { replicationBenchmarks } from "./replication-benchmarks.js";
+import { hostsTable, replicationHostsBenchmark } from "./replication-hosts.js";
 import { rpcBenchmarks, type Figure, type Sizes } from "./rpc-benchmarks.js";
 import { storeBenchmarks } from "./store-benchmarks.js";
 
@@ -45,7 +46,8 @@ const federation = federationBenchmarks(values.quick);
 const notes = federation.notes.map((note) => `  ${note}`).join("\n");
 const replication = replicationBenchmarks(values.quick);
 const replicationNotes = replication.notes.map((note) => `  ${note}`).join("\n");
-process.stdout.write(`${table(figures)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
+const hosts = await replicationHostsBenchmark(values.quick);
+process.stdout.write(`${table(figures)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${hostsTable(hosts)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
 if (values.json) {
-  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, federation, replication }, null, 2)}\n`);
+  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, federation, replication, hosts }, null, 2)}\n`);
 }
