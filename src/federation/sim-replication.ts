@@ -20,8 +20,8 @@
 import { RegistryReplica, type NameEvent, type ReplicaOutput } from "./registry-replica.js";
 import { parseReplicaMessage, type ReplicaMessage } from "./replica-message.js";
 import type { ReplicaTiming } from "./replica-timing.js";
-import { SimNetwork, messageBytes, type NetworkConditions } from "./sim-network.js";
-import { EventQueue } from "./sim-queue.js";
+import { messageBytes, type NetworkConditions } from "./sim-network.js";
+import { SimWorld } from "./sim-world.js";
 
 /** What one node sent and received, in replica messages and bytes on the wire. */
 export interface ReplicaNodeStats {
@@ -67,23 +67,18 @@ interface Node extends ReplicaSimNode {
   readonly lastArrival: Map<number, number>;
 }
 
-const DEFAULT_NETWORK: NetworkConditions = { delayMin: 0.5, delayMax: 5, loss: 0 };
-
 /** A simulated cluster of registry replicas over a fixed, converged membership. */
-export class ReplicationSimulator {
-  readonly network: SimNetwork;
+export class ReplicationSimulator extends SimWorld {
   readonly #random: () => number;
-  readonly #queue = new EventQueue();
   readonly #nodes: Node[] = [];
   readonly #byId = new Map<string, Node>();
   readonly #listeners = new Set<ReplicaEventListener>();
-  readonly #traffic = new Map<string, { messages: number; bytes: number }>();
 
   constructor(options: ReplicationSimOptions) {
+    super(options.network, options.random);
     this.#random = options.random;
-    this.network = new SimNetwork({ ...DEFAULT_NETWORK, ...options.network }, options.random);
     for (let index = 0; index < options.nodes; index++) {
-      const id = this.#randomId();
+      const id = this.newId((id) => this.#byId.has(id));
       const replica = new RegistryReplica({ self: id, random: options.random, ...(options.timing && { timing: options.timing }) });
       const node: Node = {
         index, id, replica, live: new Set(), timerAt: Infinity, timerGeneration: 0, lastArrival: new Map(),
@@ -100,11 +95,6 @@ export class ReplicationSimulator {
       for (const peer of this.#nodes) if (peer !== node) node.replica.peerUp(this.now, peer.id);
       this.#schedule(node);
     }
-  }
-
-  /** Virtual time, ms. */
-  get now(): number {
-    return this.#queue.now;
   }
 
   /** A number in [0, 1) from the simulation's seeded generator. */
@@ -152,40 +142,10 @@ export class ReplicationSimulator {
     this.#step(own, own.replica.peerDown(this.now, peer.id));
   }
 
-  /** Groups of nodes that cannot reach each other (nodes not listed join the first group). */
-  partition(groups: readonly (readonly ReplicaSimNode[])[]): void {
-    this.network.partition(groups.map((group) => group.map((node) => node.index)));
-  }
-
-  heal(): void {
-    this.network.heal();
-  }
-
-  /** Runs `action` at virtual time `at`. */
-  at(at: number, action: () => void): void {
-    this.#queue.schedule(at, action);
-  }
-
-  /** Advances the clock by `ms`. */
-  run(ms: number): void {
-    this.#queue.runUntil(this.now + ms);
-  }
-
-  /** Advances the clock to `time`, or until `done` (checked after every event) is true; returns whether it was. */
-  runUntil(time: number, done?: () => boolean): boolean {
-    if (done?.()) return true;
-    return this.#queue.runUntil(time, done);
-  }
-
-  /** Replica messages and bytes sent so far by every node, per message kind. */
-  traffic(): Record<string, { messages: number; bytes: number }> {
-    return Object.fromEntries([...this.#traffic].map(([kind, t]) => [kind, { ...t }]));
-  }
-
   /** Replica messages sent so far by every node. */
   messagesSent(): number {
     let n = 0;
-    for (const { messages } of this.#traffic.values()) n += messages;
+    for (const { messages } of Object.values(this.traffic())) n += messages;
     return n;
   }
 
@@ -201,12 +161,6 @@ export class ReplicationSimulator {
     return own;
   }
 
-  #randomId(): string {
-    let id = "";
-    for (let i = 0; i < 4; i++) id += Math.floor(this.#random() * 0x1_0000_0000).toString(16).padStart(8, "0");
-    return this.#byId.has(id) ? this.#randomId() : id;
-  }
-
   #step(node: Node, out: ReplicaOutput): void {
     this.#dispatch(node, out);
     this.#schedule(node);
@@ -218,7 +172,7 @@ export class ReplicationSimulator {
     if (due >= node.timerAt) return;
     node.timerAt = due;
     const generation = ++node.timerGeneration;
-    this.#queue.schedule(due, () => {
+    this.queue.schedule(due, () => {
       if (generation !== node.timerGeneration) return;
       node.timerAt = Infinity;
       this.#step(node, node.replica.tick(this.now));
@@ -235,20 +189,12 @@ export class ReplicationSimulator {
       const bytes = messageBytes(json);
       node.stats.messagesSent++;
       node.stats.bytesSent += bytes;
-      this.#count(message.kind, bytes);
+      this.count(message.kind, bytes);
       if (this.network.lost()) continue;
       const at = Math.max(this.now + this.network.delay(), node.lastArrival.get(receiver.index) ?? 0);
       node.lastArrival.set(receiver.index, at);
-      this.#queue.schedule(at, () => this.#deliver(node, receiver, json, bytes));
+      this.queue.schedule(at, () => this.#deliver(node, receiver, json, bytes));
     }
-  }
-
-  #count(kind: string, bytes: number): void {
-    const entry = this.#traffic.get(kind);
-    if (entry) {
-      entry.messages++;
-      entry.bytes += bytes;
-    } else this.#traffic.set(kind, { messages: 1, bytes });
   }
 
   #deliver(from: Node, to: Node, json: string, bytes: number): void {

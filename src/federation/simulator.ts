@@ -15,8 +15,8 @@ import type { MemberState, PeerChange } from "./member.js";
 import { Membership, type HeardBeacon, type MembershipOutput } from "./membership.js";
 import type { MembershipTiming } from "./membership-timing.js";
 import { parsePeerMessage, type PeerMessage } from "./peer-message.js";
-import { BEACON_OVERHEAD, SimNetwork, messageBytes, type NetworkConditions } from "./sim-network.js";
-import { EventQueue } from "./sim-queue.js";
+import { BEACON_OVERHEAD, messageBytes, type NetworkConditions } from "./sim-network.js";
+import { SimWorld } from "./sim-world.js";
 
 /** pending: not started yet; crashed: stopped silently; left: stopped gracefully. */
 export type SimNodeStatus = "pending" | "running" | "crashed" | "left";
@@ -105,34 +105,25 @@ interface Node extends SimNode {
 }
 
 const PORT = 9090;
-const DEFAULT_NETWORK: NetworkConditions = { delayMin: 0.5, delayMax: 5, loss: 0 };
 
 /** A simulated federation: nodes, a network, a virtual clock. */
-export class Simulator {
-  readonly network: SimNetwork;
+export class Simulator extends SimWorld {
   readonly cluster: string;
   readonly #options: SimulatorOptions;
   readonly #random: () => number;
-  readonly #queue = new EventQueue();
   readonly #nodes: Node[] = [];
   readonly #byEndpoint = new Map<string, Node>();
   readonly #byId = new Map<string, Node>();
   readonly #byDomain = new Map<string, Node[]>();
   readonly #listeners = new Set<SimListener>();
   readonly #messageListeners = new Set<SimMessageListener>();
-  readonly #traffic = new Map<string, { messages: number; bytes: number }>();
   #running = 0;
 
   constructor(options: SimulatorOptions) {
+    super(options.network, options.random);
     this.#options = options;
     this.#random = options.random;
     this.cluster = options.cluster ?? "sim";
-    this.network = new SimNetwork({ ...DEFAULT_NETWORK, ...options.network }, options.random);
-  }
-
-  /** Virtual time, ms. */
-  get now(): number {
-    return this.#queue.now;
   }
 
   /** A number in [0, 1) from the simulation's seeded generator. */
@@ -162,7 +153,7 @@ export class Simulator {
   /** Adds a nameserver that starts at `options.at` (default now). */
   addNode(options: SimNodeOptions = {}): SimNode {
     const index = this.#nodes.length;
-    const id = options.id ?? this.#randomId();
+    const id = options.id ?? this.newId((id) => this.#byId.has(id));
     const endpoint = `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${(index & 255) + 1}:${PORT}`;
     const domain = options.domain ?? "10.255.255.255";
     const membership = new Membership({
@@ -186,7 +177,7 @@ export class Simulator {
     const peers = this.#byDomain.get(domain) ?? [];
     peers.push(node);
     this.#byDomain.set(domain, peers);
-    this.#queue.schedule(options.at ?? this.now, () => {
+    this.queue.schedule(options.at ?? this.now, () => {
       if (node.status !== "pending") return;
       node.status = "running";
       this.#running++;
@@ -217,40 +208,7 @@ export class Simulator {
     const own = this.#own(node);
     if (own.status !== "running") return;
     own.stalledUntil = Math.max(own.stalledUntil, this.now + ms);
-    this.#queue.schedule(own.stalledUntil, () => this.#resume(own));
-  }
-
-  /** Groups of nodes that cannot reach each other (nodes not listed join the first group). */
-  partition(groups: readonly (readonly SimNode[])[]): void {
-    this.network.partition(groups.map((group) => group.map((node) => node.index)));
-  }
-
-  heal(): void {
-    this.network.heal();
-  }
-
-  /** Runs `action` at virtual time `at`. */
-  at(at: number, action: () => void): void {
-    this.#queue.schedule(at, action);
-  }
-
-  /** Advances the clock by `ms`. */
-  run(ms: number): void {
-    this.#queue.runUntil(this.now + ms);
-  }
-
-  /**
-   * Advances the clock to `time`, or until `done` (checked after every event) is true.
-   * Returns whether `done` was reached.
-   */
-  runUntil(time: number, done?: () => boolean): boolean {
-    if (done?.()) return true;
-    return this.#queue.runUntil(time, done);
-  }
-
-  /** Messages and bytes sent so far by every node, per message kind (beacons as "beacon"). */
-  traffic(): Record<string, { messages: number; bytes: number }> {
-    return Object.fromEntries([...this.#traffic].map(([kind, t]) => [kind, { ...t }]));
+    this.queue.schedule(own.stalledUntil, () => this.#resume(own));
   }
 
   /** Calls `listener` with every event of every node; returns the unsubscribe function. */
@@ -269,12 +227,6 @@ export class Simulator {
     const own = this.#nodes[node.index];
     if (own !== node) throw new Error(`node ${node.id} is not of this simulator`);
     return own;
-  }
-
-  #randomId(): string {
-    let id = "";
-    for (let i = 0; i < 4; i++) id += Math.floor(this.#random() * 0x1_0000_0000).toString(16).padStart(8, "0");
-    return this.#byId.has(id) ? this.#randomId() : id;
   }
 
   #halt(node: Node, status: "crashed" | "left"): void {
@@ -302,7 +254,7 @@ export class Simulator {
     if (due >= node.timerAt) return;
     node.timerAt = due;
     const generation = ++node.timerGeneration;
-    this.#queue.schedule(due, () => this.#fire(node, generation));
+    this.queue.schedule(due, () => this.#fire(node, generation));
   }
 
   #fire(node: Node, generation: number): void {
@@ -344,23 +296,15 @@ export class Simulator {
       const bytes = messageBytes(json);
       node.stats.messagesSent++;
       node.stats.bytesSent += bytes;
-      this.#count(message.kind, bytes);
+      this.count(message.kind, bytes);
       const receiver = this.#byEndpoint.get(to.endpoint);
       if (!receiver || this.network.lost()) continue;
       // One link is one TCP connection: what a node sends another arrives in order.
       const at = Math.max(this.now + this.network.delay(), node.lastArrival.get(receiver.index) ?? 0);
       node.lastArrival.set(receiver.index, at);
-      this.#queue.schedule(at, () => this.#deliver(node, receiver, { kind: "message", from: node, json, bytes }));
+      this.queue.schedule(at, () => this.#deliver(node, receiver, { kind: "message", from: node, json, bytes }));
     }
     if (out.beacon) this.#broadcast(node, out.beacon.leaving);
-  }
-
-  #count(kind: string, bytes: number): void {
-    const entry = this.#traffic.get(kind);
-    if (entry) {
-      entry.messages++;
-      entry.bytes += bytes;
-    } else this.#traffic.set(kind, { messages: 1, bytes });
   }
 
   #broadcast(node: Node, leaving: boolean): void {
@@ -369,9 +313,9 @@ export class Simulator {
     const bytes = frame.length + BEACON_OVERHEAD;
     node.stats.beaconsSent++;
     node.stats.beaconBytesSent += bytes;
-    this.#count("beacon", bytes);
+    this.count("beacon", bytes);
     // One delay per broadcast: a datagram on a LAN reaches every host at about the same time.
-    this.#queue.schedule(this.now + this.network.delay(), () => {
+    this.queue.schedule(this.now + this.network.delay(), () => {
       const decoded = decodeBeacon(frame);
       if (isBeaconRejection(decoded)) throw new Error(`own beacon refused: ${decoded.rejected}`);
       const host = node.endpoint.slice(0, node.endpoint.lastIndexOf(":"));
