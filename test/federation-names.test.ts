@@ -257,6 +257,8 @@ describe("one namespace across nameservers", () => {
       expect(await resolve(`PYRONAME:lab.shared,${idB.slice(0, 8)}@${endpointOf(remote === remoteA ? a! : b!)}`)).toBe(uriB);
       await expect(remote.lookup(`lab.shared,${"0".repeat(8)}`)).rejects.toThrow(NamingError);
     }
+    // lookup<T>() takes the qualified form too: it resolves to the loser's URI (where nothing listens here).
+    await expect(lookup(`lab.shared,${idB.slice(0, 8)}`, { ns: endpointOf(a!) })).rejects.toThrow(/cannot connect to tcp:\/\/127\.0\.0\.1:9302/);
 
     // Through the CLI, as a script reads it.
     const cli = new NodeChild("conflicts", CLI_PATH, ["ns", "conflicts", "--json", "--ns", endpointOf(b!)]);

@@ -5,6 +5,7 @@ import type { Remote } from "../proxy/remote.js";
 import { formatLocation, formatUri, toUri, type PyroUri } from "../uri.js";
 import { locateNs, type LocateOptions } from "./locate.js";
 import { validateName } from "../names.js";
+import { parseQualified } from "../federation/name-record.js";
 import type { NameServer } from "./nameserver.js";
 
 export interface LookupOptions extends LocateOptions {
@@ -71,9 +72,9 @@ export async function resolve(uri: string | PyroUri, options: LookupOptions = {}
   }
 }
 
-/** Finds `name` through the nameserver and connects to it. */
+/** Finds `name` (or a federation's qualified `name,<origin hex>`) through the nameserver and connects to it. */
 export async function lookup<T>(name: string, options: LookupOptions = {}): Promise<Remote<T>> {
-  validateName(name);
+  if (!parseQualified(name)) validateName(name);
   return connectUri<T>(await resolve(`PYRONAME:${name}`, options), options);
 }
 
