@@ -10,11 +10,9 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { NodeChild } from "../test/node-child.js";
-import { LabNetwork, netnsAvailable } from "../test/netns/lab-network.js";
+import { CLI, LabNetwork, netnsAvailable } from "../test/netns/lab-network.js";
 import { nsOf, spawnScript } from "../test/netns/lab-names.js";
 
-// The lab's own CLI path is right for tests run from source only: from dist/bench, the CLI is beside it.
-const CLI = fileURLToPath(new URL("../cli/pyro-ts.js", import.meta.url));
 const WATCHER = fileURLToPath(new URL("./hosts-watcher.js", import.meta.url));
 const REGISTRAR = fileURLToPath(new URL("./hosts-registrar.js", import.meta.url));
 
@@ -79,8 +77,7 @@ export async function replicationHostsBenchmark(quick: boolean): Promise<HostsRe
   const lab = await LabNetwork.create({ hosts: Array.from({ length: HOSTS }, () => 0) });
   try {
     const hosts = lab.hosts.map((h) => h.name);
-    // Memory storage: nothing is written outside the lab (spawnScript gives no lab data folder).
-    const nameservers = hosts.map((host) => spawnScript(lab, host, CLI, ["nameserver", "-n", lab.host(host).address, "--federate", "lab", "-s", "memory"]));
+    const nameservers = hosts.map((host) => lab.spawn(host, ["nameserver", "-n", lab.host(host).address, "--federate", "lab"]));
     children.push(...nameservers);
     await Promise.all(nameservers.map((ns) => line(ns, (l) => l.startsWith("nameserver running at "), 20_000, "the nameserver serving")));
     const served = Date.now();

@@ -26,8 +26,8 @@ import { forget, forgetFolder, removeAtExit, removeFolderAtExit, removeNamespace
 import { NodeChild } from "../node-child.js";
 import { describeFailure, runCommand, runCommandSync, type CommandResult } from "./run-command.js";
 
-/** The compiled CLI (build first), relative to this file in test/netns/. */
-export const CLI = fileURLToPath(new URL("../../dist/cli/pyro-ts.js", import.meta.url));
+/** The compiled CLI (build first): this file runs from test/netns/ (vitest) or dist/test/netns/ (the bench). */
+export const CLI = fileURLToPath(new URL(import.meta.url.includes("/dist/test/") ? "../../cli/pyro-ts.js" : "../../dist/cli/pyro-ts.js", import.meta.url));
 
 /** One simulated host. */
 export interface LabHost {
