@@ -34,24 +34,15 @@ export class PeerInbox {
   @oneway
   deliver(message: unknown): void {
     const kind = message !== null && typeof message === "object" ? (message as { kind?: unknown }).kind : undefined;
-    if (REPLICA_KINDS.has(kind)) {
-      let parsed: ReplicaMessage;
-      try {
-        parsed = parseReplicaMessage(message);
-      } catch (error) {
-        this.#handlers.refuse(error);
-        return;
-      }
-      this.#handlers.replica(parsed);
-      return;
-    }
-    let parsed: PeerMessage;
+    const replica = REPLICA_KINDS.has(kind);
+    let parsed: ReplicaMessage | PeerMessage;
     try {
-      parsed = parsePeerMessage(message);
+      parsed = replica ? parseReplicaMessage(message) : parsePeerMessage(message);
     } catch (error) {
       this.#handlers.refuse(error);
       return;
     }
-    this.#handlers.membership(parsed);
+    if (replica) this.#handlers.replica(parsed as ReplicaMessage);
+    else this.#handlers.membership(parsed as PeerMessage);
   }
 }
