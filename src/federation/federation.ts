@@ -39,7 +39,7 @@ export interface FederatedNameServer {
   readonly identity?: IdentityKeeper;
 }
 
-/** Counters of what federation received and refused, for `peers --stats` and tests. */
+/** Counters of what federation received and refused, for `ns peers and tests` and tests. */
 export interface FederationStats {
   readonly beacon: BeaconStats;
   /** Peer messages refused as malformed. */
@@ -86,7 +86,6 @@ export class Federation {
     const identity = keeper?.identity();
     this.#replication = new ReplicationDriver(membership.self.id, {
       send: (to, message) => links.send(to, message),
-      peers: () => membership.peers(),
       emit: (event) => this.nameChanged.emit(event),
       ...(keeper && identity && { counters: { version: identity.version, clock: identity.clock, reached: (version: number, clock: number) => keeper.reached(version, clock) } }),
     });

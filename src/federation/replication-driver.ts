@@ -41,8 +41,6 @@ export interface ReplicatedNames {
 export interface ReplicationHost {
   /** Sends a message to a member's nameserver (never throws, never waits). */
   readonly send: (to: PeerAddress, message: ReplicaMessage) => void;
-  /** The heartbeat table, to find a member's contact the events did not give. */
-  readonly peers: () => PeerInfo[];
   /** Where the replica's naming events go. */
   readonly emit: (event: NameEvent) => void;
   /** Counters to continue from after a restart, and where to keep them after each local change. */
@@ -79,26 +77,18 @@ export class ReplicationDriver implements ReplicatedNames {
   /** A membership event: joined or alive again shows the member's names, dead or left hides them. */
   memberChanged(now: number, { change, peer }: PeerChange): void {
     if (peer.self) return;
-    switch (change) {
-      case "joined":
-      case "alive":
-        this.#contacts.set(peer.id, contactOf(peer));
-        this.#live.add(peer.id);
-        this.#carry(this.#replica.peerUp(now, peer.id));
-        break;
-      case "suspect":
-        // Still a member: a suspect that refutes never left, so its names stay.
-        this.#contacts.set(peer.id, contactOf(peer));
-        this.#live.add(peer.id);
-        break;
-      case "dead":
-      case "left":
-        // Nothing is sent to a member that is down: its contact is dropped with it.
-        this.#live.delete(peer.id);
-        this.#contacts.delete(peer.id);
-        this.#carry(this.#replica.peerDown(now, peer.id));
-        break;
+    if (change === "dead" || change === "left") {
+      // Nothing is sent to a member that is down: its contact is dropped with it.
+      this.#contacts.delete(peer.id);
+      if (this.#live.delete(peer.id)) this.#carry(this.#replica.peerDown(now, peer.id));
+      return;
     }
+    // Joined, alive, or suspect (a suspect is still a member; one that was dead may come back
+    // as suspect): its names show from the moment it is live, once, not again at each refutation.
+    this.#contacts.set(peer.id, contactOf(peer));
+    if (this.#live.has(peer.id)) return;
+    this.#live.add(peer.id);
+    this.#carry(this.#replica.peerUp(now, peer.id));
   }
 
   /** A replica message from the inbox, already validated; ignored unless its sender is a live member. */
@@ -169,7 +159,7 @@ export class ReplicationDriver implements ReplicatedNames {
   #carry(output: ReplicaOutput): void {
     if (!this.#stopped) {
       for (const { to, message } of output.sends) {
-        const contact = this.#contactOf(to);
+        const contact = this.#contacts.get(to);
         if (contact) this.#host.send(contact, message);
         else this.#unaddressed++;
       }
@@ -177,13 +167,6 @@ export class ReplicationDriver implements ReplicatedNames {
     for (const event of output.events) this.#host.emit(event);
   }
 
-  #contactOf(id: string): PeerAddress | undefined {
-    const known = this.#contacts.get(id);
-    if (known) return known;
-    // Not met through an event (it cannot happen today: every member arrives by one); the table knows.
-    for (const peer of this.#host.peers()) if (!peer.self) this.#contacts.set(peer.id, contactOf(peer));
-    return this.#contacts.get(id);
-  }
 }
 
 function contactOf(peer: PeerInfo): PeerAddress {
