@@ -23,6 +23,7 @@
  */
 import { ProtocolError } from "../errors.js";
 import { isZ85Key } from "../transport/curve.js";
+import { isMemberId } from "./member.js";
 
 /** What a nameserver announces in each beacon. */
 export interface Beacon {
@@ -64,7 +65,6 @@ const MAX_CLUSTER_BYTES = 64;
 const KEY_LENGTH = 40;
 const ID_BYTES = 16;
 const FIXED_SIZE = 32; // magic .. id
-const ID_PATTERN = /^[0-9a-f]{32}$/;
 // C0, DEL and C1: invisible in logs and never part of a sensible cluster name.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -97,7 +97,7 @@ export function encodeBeacon(beacon: Beacon): Buffer {
   if (!isClusterName(cluster)) {
     throw new ProtocolError(`beacon cluster ${JSON.stringify(cluster)} must be 1..${MAX_CLUSTER_BYTES} bytes of UTF-8 without control characters`);
   }
-  if (typeof id !== "string" || !ID_PATTERN.test(id)) throw new ProtocolError(`beacon id ${JSON.stringify(id)} must be 32 lowercase hex characters`);
+  if (!isMemberId(id)) throw new ProtocolError(`beacon id ${JSON.stringify(id)} must be 32 lowercase hex characters`);
   if (!isUint(port, 0xffff)) throw new ProtocolError(`beacon port ${String(port)} must be an integer 0..65535`);
   if (!isUint(incarnation, 0xffffffff)) throw new ProtocolError(`beacon incarnation ${String(incarnation)} must be a u32`);
   if (!isUint(digest, 0xffffffff)) throw new ProtocolError(`beacon digest ${String(digest)} must be a u32`);

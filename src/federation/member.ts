@@ -36,6 +36,11 @@ export interface PeerInfo extends MemberRecord {
   readonly self: boolean;
 }
 
+/** Whether `id` is a nameserver id: 32 lowercase hex digits (16 random bytes). */
+export function isMemberId(id: unknown): id is string {
+  return typeof id === "string" && /^[0-9a-f]{32}$/.test(id);
+}
+
 /** What happened to a member: it joined, became suspect, dead or left, or was alive again. */
 export type PeerChangeKind = "joined" | "suspect" | "dead" | "left" | "alive";
 

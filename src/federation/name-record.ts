@@ -5,6 +5,7 @@
  * Also the qualified form that reaches a record whatever its standing.
  */
 import { NamingError } from "../errors.js";
+import { isMemberId } from "./member.js";
 import { formatUri, parseUri } from "../uri.js";
 import { NAMESERVER_NAME, validateName, validateTags } from "../names.js";
 
@@ -31,11 +32,10 @@ export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 /** Longest URI a record may carry (object ids stop at 1,024 characters; hosts, ports, keys add little). */
 export const MAX_URI_LENGTH = 2048;
 
-const ORIGIN = /^[0-9a-f]{32}$/;
 
 /** Whether `value` is a nameserver id: 32 lowercase hex characters. */
 export function isOriginId(value: unknown): value is string {
-  return typeof value === "string" && ORIGIN.test(value);
+  return isMemberId(value);
 }
 
 /** Whether `value` is a version or claim: an integer from 1 to MAX_COUNTER. */

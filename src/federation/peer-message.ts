@@ -18,7 +18,7 @@
 import { ProtocolError } from "../errors.js";
 import { isZ85Key } from "../transport/curve.js";
 import { isClusterName } from "./beacon-frame.js";
-import type { Contact, MemberRecord, MemberState } from "./member.js";
+import { isMemberId, type Contact, type MemberRecord, type MemberState } from "./member.js";
 
 export interface Pong {
   readonly kind: "pong";
@@ -70,14 +70,9 @@ export const MAX_SYNC_RECORDS = 20_000;
 /** Most changes piggybacked on one message. */
 export const MAX_UPDATES = 256;
 
-const ID = /^[0-9a-f]{32}$/;
 const ENDPOINT = /^(?:\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.\-_]{1,253}):(\d{1,5})$/;
 const STATES: readonly MemberState[] = ["alive", "suspect", "dead", "left"];
 const MAX_U32 = 0xffff_ffff;
-
-export function validId(id: unknown): id is string {
-  return typeof id === "string" && ID.test(id);
-}
 
 export function validEndpoint(endpoint: unknown): endpoint is string {
   if (typeof endpoint !== "string") return false;
@@ -101,7 +96,7 @@ function u32(value: unknown, what: string): number {
 
 function contact(value: unknown, what: string): Contact {
   const o = object(value, what);
-  if (!validId(o.id)) fail(`${what}.id is not 32 hex characters`);
+  if (!isMemberId(o.id)) fail(`${what}.id is not 32 hex characters`);
   if (!validEndpoint(o.endpoint)) fail(`${what}.endpoint is not host:port`);
   if (o.key !== undefined && !isZ85Key(o.key)) fail(`${what}.key is not a Z85 public key`);
   return { id: o.id, endpoint: o.endpoint, ...(o.key !== undefined && { key: o.key as string }) };

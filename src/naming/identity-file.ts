@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import type { FederationIdentity, IdentityKeeper } from "../federation/federation-identity.js";
+import { isMemberId } from "../federation/member.js";
 
 /**
  * Counters are reserved in blocks: the file says "nothing at or above this was used", and
@@ -31,7 +32,7 @@ function read(path: string): Saved | undefined {
     throw error;
   }
   const saved = JSON.parse(text) as Partial<Saved>;
-  if (typeof saved.id !== "string" || !/^[0-9a-f]{32}$/.test(saved.id) || !counter(saved.incarnation) || saved.incarnation > 0xffff_fffe || !counter(saved.version) || !counter(saved.clock)) {
+  if (!isMemberId(saved.id) || !counter(saved.incarnation) || saved.incarnation > 0xffff_fffe || !counter(saved.version) || !counter(saved.clock)) {
     throw new Error(`${path} is not a federation identity file: remove it to start as a new nameserver`);
   }
   return saved as Saved;
