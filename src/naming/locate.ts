@@ -1,5 +1,6 @@
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
+import { networkInterfaces } from "node:os";
 import { NamingError, SecurityError } from "../errors.js";
 import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../proxy/connect.js";
 import { validTimeout } from "../proxy/proxy.js";
@@ -10,8 +11,12 @@ import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort
 import type { NameServer } from "./nameserver.js";
 
 export interface LocateOptions extends ConnectOptions {
-  /** Where the nameserver is, `host:port`. Default: the PYRO_TS_NS environment variable, else located. */
-  readonly ns?: string;
+  /**
+   * Where the nameserver is, `host:port`, or several in order of preference (a pair, a
+   * cluster): the first that answers is used, nameservers on this host first. Default: the
+   * PYRO_TS_NS environment variable (comma-separated for several), else located.
+   */
+  readonly ns?: string | readonly string[];
   /** Host to try first (then localhost, then broadcast). */
   readonly host?: string;
   /** Nameserver port. Default 9090. */
@@ -89,19 +94,58 @@ async function attempt(uri: string, options: LocateOptions, timeout: number): Pr
   return proxy;
 }
 
+/** Whether `host` is an address of this machine (loopback or one of its interfaces). */
+export function isLocalHost(host: string): boolean {
+  if (host === "localhost" || host.startsWith("127.") || host === "::1") return true;
+  return Object.values(networkInterfaces()).some((addresses) => addresses?.some((a) => a.address === host));
+}
+
 /**
- * Finds the nameserver and returns a proxy to it. With `ns` (or PYRO_TS_NS) only that
- * address is tried; otherwise the given host, then localhost, then a UDP broadcast.
+ * The nameserver addresses given by `ns` (or PYRO_TS_NS), checked, without repeats, in order of
+ * preference: those on this host first, then as given. Empty when none is given.
+ */
+export function nsAddresses(options: Pick<LocateOptions, "ns">): string[] {
+  const given = options.ns ?? process.env.PYRO_TS_NS?.split(",").map((a) => a.trim()).filter(Boolean) ?? [];
+  const list = typeof given === "string" ? [given] : [...given];
+  const parsed = list.map((text) => ({ text, ...parseHostPort(text) }));
+  const unique = [...new Map(parsed.map((a) => [`${a.host}:${a.port}`, a])).values()];
+  return [...unique.filter((a) => isLocalHost(a.host)), ...unique.filter((a) => !isLocalHost(a.host))].map((a) => a.text);
+}
+
+/**
+ * The first of `addresses` (in their order) whose nameserver answers. They are all asked at
+ * once, so the whole search takes one attempt's time however many are dead.
+ */
+async function firstAnswering(addresses: readonly string[], options: LocateOptions, timeout: number): Promise<Remote<NameServer> | undefined> {
+  const attempts = addresses.map((address) => {
+    const { host, port } = parseHostPort(address);
+    return attempt(nsUri(host, port), options, timeout);
+  });
+  let chosen: Remote<NameServer> | undefined;
+  try {
+    for (const pending of attempts) {
+      chosen = await pending;
+      if (chosen) return chosen;
+    }
+    return undefined;
+  } finally {
+    // Close the others once they settle; a SecurityError from one still reaches the caller.
+    for (const pending of attempts) void pending.then((proxy) => (proxy && proxy !== chosen ? proxy.$close() : undefined), () => {});
+  }
+}
+
+/**
+ * Finds the nameserver and returns a proxy to it. With `ns` (or PYRO_TS_NS) only those
+ * addresses are tried; otherwise the given host, then localhost, then a UDP broadcast.
  */
 export async function locateNs(options: LocateOptions = {}): Promise<Remote<NameServer>> {
   // Checked before any connection is opened, so a bad value cannot leave one behind.
   validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
   const timeout = validTimeout(options.locateTimeout ?? 2000);
-  const explicit = options.ns ?? process.env.PYRO_TS_NS;
-  if (explicit) {
-    const { host, port } = parseHostPort(explicit);
-    const proxy = await attempt(nsUri(host, port), options, timeout);
-    if (!proxy) throw new NamingError(`no nameserver answers at ${explicit}`);
+  const explicit = nsAddresses(options);
+  if (explicit.length > 0) {
+    const proxy = await firstAnswering(explicit, options, timeout);
+    if (!proxy) throw new NamingError(`no nameserver answers at ${explicit.join(", ")}`);
     return proxy;
   }
   const port = options.port ?? DEFAULT_NS_PORT;

@@ -17,8 +17,8 @@ export interface RegisterOptions extends BaseRegisterOptions {
 }
 
 export interface DaemonOptions extends BaseDaemonOptions {
-  /** Where the nameserver is, for objects registered with a `name` (see LocateOptions). Default: located. */
-  readonly ns?: string | LocateOptions;
+  /** Where the nameserver is (or several, in order of preference), for objects registered with a `name` (see LocateOptions). Default: located. */
+  readonly ns?: string | readonly string[] | LocateOptions;
 }
 
 /**
@@ -26,7 +26,7 @@ export interface DaemonOptions extends BaseDaemonOptions {
  * It lives here, above the daemon layer, so that layer never imports the naming one.
  */
 export class Daemon extends BaseDaemon {
-  readonly #ns: string | LocateOptions | undefined;
+  readonly #ns: string | readonly string[] | LocateOptions | undefined;
   /** Created by the first named registration: a daemon without names never looks for a nameserver. */
   #names: NameKeeper | undefined;
   /** Nameserver names of each registered object id. */
@@ -78,7 +78,7 @@ export class Daemon extends BaseDaemon {
 
   #nameKeeper(): NameKeeper {
     const ns = this.#ns;
-    this.#names ??= new NameKeeper(typeof ns === "string" ? { ns } : (ns ?? {}), (error, context) => this.reportError(error, context));
+    this.#names ??= new NameKeeper(typeof ns === "string" || Array.isArray(ns) ? { ns } : ((ns as LocateOptions | undefined) ?? {}), (error, context) => this.reportError(error, context));
     return this.#names;
   }
 }

@@ -30,6 +30,19 @@ export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions,
   readonly autocleanGrace?: number;
   /** Join the nameservers of a cluster (off unless given): beacons, heartbeat table, `peers()`. */
   readonly federation?: FederationOptions;
+  /**
+   * How to start this nameserver again (set by the CLI for a detached nameserver): the
+   * processes on this host that keep names respawn it so when it dies. Without it, they
+   * only wait for it to come back.
+   */
+  readonly respawn?: RespawnCommand;
+}
+
+/** The command line that starts a detached nameserver again, and where its output goes. */
+export interface RespawnCommand {
+  /** Arguments after `node`: the CLI script and its arguments. */
+  readonly argv: readonly string[];
+  readonly logFile: string;
 }
 
 /** A running nameserver: its daemon, the NameServer object, and what runs beside it. */
