@@ -59,6 +59,15 @@ describe("Remote<T>", () => {
     expectTypeOf(laser.$unlock).returns.toEqualTypeOf<Promise<void>>();
   });
 
+  it("has a local $connectionChanged signal that only the proxy emits", () => {
+    type Changed = Remote<Laser>["$connectionChanged"];
+    expectTypeOf<Changed["connect"]>().parameter(0).toEqualTypeOf<Slot<[connected: boolean]>>();
+    expectTypeOf<Changed["connect"]>().returns.toEqualTypeOf<() => void>();
+    expectTypeOf<Changed["once"]>().returns.toEqualTypeOf<Promise<[connected: boolean]>>();
+    // @ts-expect-error users listen; they cannot emit
+    expectTypeOf(() => laser.$connectionChanged.emit(true)).toBeFunction();
+  });
+
   it("keeps generic and overload-free signatures usable", () => {
     interface Api {
       add(a: number, b: number): number;

@@ -72,16 +72,29 @@ export async function resolve(uri: string | PyroUri, options: LookupOptions = {}
   }
 }
 
-/** Finds `name` (or a federation's qualified `name,<origin hex>`) through the nameserver and connects to it. */
+/**
+ * Finds `name` (or a federation's qualified `name,<origin hex>`) through the nameserver and
+ * connects to it. The proxy follows the name: see `connect`.
+ */
 export async function lookup<T>(name: string, options: LookupOptions = {}): Promise<Remote<T>> {
   if (!parseQualified(name)) validateName(name);
-  return connectUri<T>(await resolve(`PYRONAME:${name}`, options), options);
+  return connect<T>(`PYRONAME:${name}`, options);
 }
 
 /**
  * Connects to a remote object and returns its typed proxy. Accepts PYRO URIs, and
  * PYRONAME/PYROMETA URIs, which are resolved through the nameserver first.
+ *
+ * A PYRONAME or PYROMETA proxy follows its name: when its daemon's connection is lost it
+ * resolves the URI again with the same options (so a list of nameservers fails over), and
+ * moves if the name now points elsewhere. A PYROMETA proxy may so move to another object
+ * carrying the same tags, which is what such a URI asks for. A PYRO proxy stays where it is.
  */
 export async function connect<T>(uri: string | PyroUri, options: LookupOptions = {}): Promise<Remote<T>> {
-  return connectUri<T>(await resolve(uri, options), options);
+  const parsed = toUri(uri);
+  const found = await resolve(uri, options);
+  if (parsed.protocol === "PYRO") return connectUri<T>(found, options);
+  // No `wait` here: a name that is gone fails this attempt, asked again on the next call.
+  const again: LookupOptions = { ...options, wait: undefined };
+  return connectUri<T>(found, options, () => resolve(parsed, again));
 }

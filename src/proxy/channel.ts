@@ -5,6 +5,7 @@ import { decodeMessage, encodeBatch, isReplyHeader, encodeMessage, exceedsSize, 
 import type { RequestMessage } from "../protocol/message.js";
 import { ClientSocket, type ClientCurve } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
+import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
 
 type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" | "ack" }>;
@@ -36,6 +37,8 @@ export class Channel {
   readonly #heartbeat: NodeJS.Timeout;
   /** Remote signal subscriptions riding on this connection. */
   readonly subscriptions: Subscriptions;
+  /** Emits true when a connection to the daemon is made, false when it is lost (after the calls it fails). */
+  readonly connection = new Signal<[connected: boolean]>();
   #everConnected = false;
   #securityError: SecurityError | undefined;
   #nextId = 1;
@@ -58,10 +61,12 @@ export class Channel {
         this.#flushWaiting();
         if (this.#everConnected) this.subscriptions.onReconnect();
         this.#everConnected = true;
+        this.connection.emit(true);
       },
       onDisconnect: () => {
         this.#connectionLost();
         this.subscriptions.onDisconnect();
+        this.connection.emit(false);
       },
       onMessage: (frames) => this.#receive(frames),
       onConnectFailed: () => {
@@ -84,6 +89,11 @@ export class Channel {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether messages can flow to the daemon now. */
+  get connected(): boolean {
+    return !this.#closed && this.#socket.connected;
   }
 
   /** Calls a method by name, untyped: what the typed proxy and the CLI are built on. */

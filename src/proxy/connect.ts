@@ -5,6 +5,7 @@ import { resolveTransportOptions, type TransportOptions } from "../transport/opt
 import { endpointOf, formatUri, toUri, type PyroUri } from "../uri.js";
 import { acquireChannel, releaseChannel } from "./channel-pool.js";
 import { createProxy, fetchMetadata, validTimeout } from "./proxy.js";
+import type { Opened } from "./relocation.js";
 import type { Remote } from "./remote.js";
 
 export interface ConnectOptions extends TransportOptions {
@@ -36,18 +37,18 @@ function ephemeralKeys(): CurveKeyPair {
 
 export const DEFAULT_TIMEOUT = 30_000;
 
-/**
- * Connects to a remote object and returns its typed proxy. The object's metadata is
- * fetched first, so a wrong object id fails here, and unknown members fail locally.
- * Proxies to the same daemon share one connection; close each with `$close()`.
- */
-export async function connect<T>(uri: string | PyroUri, options: ConnectOptions = {}): Promise<Remote<T>> {
+/** A PYRO URI with a location, parsed, or a NamingError saying it needs a nameserver first. */
+function pyroUri(uri: string | PyroUri): PyroUri {
   const parsed = toUri(uri);
   if (parsed.protocol !== "PYRO" || !parsed.location) {
     throw new NamingError(`connect() needs a PYRO: URI with a location; ${formatUri(parsed)} must be resolved through a nameserver`);
   }
-  const timeout = validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
-  const channel = acquireChannel(endpointOf(parsed.location), resolveTransportOptions(options), clientCurve(parsed, options));
+  return parsed;
+}
+
+/** Acquires the channel to the object's daemon and fetches its metadata there; gives the channel back on failure. */
+async function open(parsed: PyroUri, options: ConnectOptions, timeout: number): Promise<Opened> {
+  const channel = acquireChannel(endpointOf(parsed.location!), resolveTransportOptions(options), clientCurve(parsed, options));
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;
@@ -56,9 +57,25 @@ export async function connect<T>(uri: string | PyroUri, options: ConnectOptions 
   };
   try {
     const metadata = await fetchMetadata(channel, parsed.object, timeout);
-    return createProxy<T>({ uri: formatUri(parsed), objectId: parsed.object, channel, metadata, timeout, release });
+    return { connection: { uri: formatUri(parsed), objectId: parsed.object, channel, release }, metadata };
   } catch (error) {
     await release();
     throw error;
   }
+}
+
+/**
+ * Connects to a remote object and returns its typed proxy. The object's metadata is
+ * fetched first, so a wrong object id fails here, and unknown members fail locally.
+ * Proxies to the same daemon share one connection; close each with `$close()`.
+ *
+ * With `relocate` (given by the naming layer for PYRONAME URIs), the proxy asks it for the
+ * object's current PYRO URI when its connection is lost, and moves there if it changed.
+ */
+export async function connect<T>(uri: string | PyroUri, options: ConnectOptions = {}, relocate?: () => Promise<string>): Promise<Remote<T>> {
+  const parsed = pyroUri(uri);
+  const timeout = validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
+  const { connection, metadata } = await open(parsed, options, timeout);
+  const relocator = relocate && { relocate, open: async (to: string, timeoutMs: number) => open(pyroUri(to), options, timeoutMs) };
+  return createProxy<T>({ connection, metadata, timeout, relocator });
 }

@@ -3,6 +3,7 @@ import { inspect } from "node:util";
 import { ConnectionClosedError, UnknownMemberError } from "../errors.js";
 import { DAEMON_OBJECT_ID, type ObjectMetadata } from "../protocol/metadata.js";
 import type { Channel } from "./channel.js";
+import { Relocation, type Connection, type Relocator } from "./relocation.js";
 import { ProxySignal } from "./remote-signal.js";
 import type { Remote } from "./remote.js";
 
@@ -14,13 +15,12 @@ function defaultOwner(): string {
 }
 
 export interface ProxyState {
-  readonly uri: string;
-  readonly objectId: string;
-  readonly channel: Channel;
+  /** The first connection; the proxy may move to others (see Relocation). */
+  readonly connection: Connection;
   metadata: ObjectMetadata;
   timeout: number;
-  /** Gives the channel back; called once. */
-  readonly release: () => Promise<void>;
+  /** How to find the object again when its connection is lost (a PYRONAME proxy); absent: it stays. */
+  readonly relocator?: Relocator | undefined;
 }
 
 /** Fetches an object's metadata through the daemon object. */
@@ -44,19 +44,39 @@ export function validTimeout(value: unknown): number {
  */
 export function createProxy<T>(state: ProxyState): Remote<T> {
   let closed = false;
+  let closing: Promise<void> | undefined;
   let locked = false;
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const signals = new Map<string, ProxySignal>();
   const oneway = () => new Set(state.metadata.oneway);
   let onewaySet = oneway();
+  const link = new Relocation(state.connection, {
+    relocator: state.relocator,
+    timeout: () => state.timeout,
+    moved: async ({ connection, metadata }) => {
+      state.metadata = metadata;
+      onewaySet = oneway();
+      locked = false; // a lock belongs to the daemon left behind
+      await Promise.all([...signals.values()].map((signal) => signal.moveTo(connection.channel, connection.objectId, connection.uri)));
+    },
+  });
+  const uri = (): string => link.current.uri;
+  const closedError = (): ConnectionClosedError => new ConnectionClosedError(`proxy for ${uri()} is closed`);
 
   const guard = (): void => {
-    if (closed) throw new ConnectionClosedError(`proxy for ${state.uri} is closed`);
+    if (closed) throw closedError();
   };
-  const call = (member: string, args: unknown[]): Promise<unknown> => {
-    if (closed) return Promise.reject(new ConnectionClosedError(`proxy for ${state.uri} is closed`));
-    return state.channel.invoke(state.objectId, member, args, state.timeout, onewaySet.has(member));
+  /** Sends on the connection to use: at once when connected, else once there is one again, within the call's timeout. */
+  const send = <R>(request: (connection: Connection, timeoutMs: number) => Promise<R>): Promise<R> => {
+    if (closed) return Promise.reject(closedError());
+    const timeout = state.timeout;
+    const ready = link.usable(timeout);
+    if (!(ready instanceof Promise)) return request(ready, timeout);
+    const since = Date.now();
+    return ready.then((connection) => request(connection, Math.max(1, timeout - (Date.now() - since))));
   };
+  const call = (member: string, args: unknown[]): Promise<unknown> =>
+    send((c, timeout) => c.channel.invoke(c.objectId, member, args, timeout, onewaySet.has(member)));
   const method = (member: string): ((...args: unknown[]) => Promise<unknown>) => {
     let fn = methods.get(member);
     if (!fn) {
@@ -68,58 +88,61 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
   // Lazy: the attribute is read only when awaited.
   const attribute = (member: string): PromiseLike<unknown> => ({
     then(onFulfilled, onRejected) {
-      const read = closed
-        ? Promise.reject(new ConnectionClosedError(`proxy for ${state.uri} is closed`))
-        : state.channel.get(state.objectId, member, state.timeout);
-      return read.then(onFulfilled, onRejected);
+      return send((c, timeout) => c.channel.get(c.objectId, member, timeout)).then(onFulfilled, onRejected);
     },
   });
   const controls: Record<string, unknown> = {
     $set: async (name: string, value: unknown): Promise<void> => {
       guard();
       if (!state.metadata.writable.includes(name)) {
-        throw new UnknownMemberError(`${state.uri} has no writable attribute ${JSON.stringify(name)} (writable: ${state.metadata.writable.join(", ") || "none"})`);
+        throw new UnknownMemberError(`${uri()} has no writable attribute ${JSON.stringify(name)} (writable: ${state.metadata.writable.join(", ") || "none"})`);
       }
-      await state.channel.set(state.objectId, name, value, state.timeout);
+      await send((c, timeout) => c.channel.set(c.objectId, name, value, timeout));
     },
     $meta: async (): Promise<ObjectMetadata> => {
       guard();
-      state.metadata = await fetchMetadata(state.channel, state.objectId, state.timeout);
+      state.metadata = await send((c, timeout) => fetchMetadata(c.channel, c.objectId, timeout));
       onewaySet = oneway();
       return state.metadata;
     },
     $lock: async (owner: string = defaultOwner()): Promise<void> => {
       guard();
-      await state.channel.invoke(DAEMON_OBJECT_ID, "lock", [state.objectId, owner], state.timeout);
+      await send((c, timeout) => c.channel.invoke(DAEMON_OBJECT_ID, "lock", [c.objectId, owner], timeout));
       locked = true;
     },
     $unlock: async (): Promise<void> => {
       guard();
-      await state.channel.invoke(DAEMON_OBJECT_ID, "unlock", [state.objectId], state.timeout);
+      await send((c, timeout) => c.channel.invoke(DAEMON_OBJECT_ID, "unlock", [c.objectId], timeout));
       locked = false;
     },
-    $close: async (): Promise<void> => {
-      if (closed) return;
-      // The connection may outlive this proxy (shared): give its lock back now.
-      if (locked) await state.channel.invoke(DAEMON_OBJECT_ID, "unlock", [state.objectId], Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS)).catch(() => {});
-      // Bounded: a daemon that is gone drops our subscriptions by itself.
-      for (const signal of signals.values()) await signal.disconnectAll(Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS));
-      closed = true;
-      await state.release();
-    },
+    $close: (): Promise<void> =>
+      (closing ??= (async () => {
+        // First: no move may start while the rest is given back.
+        await link.close();
+        const { channel, objectId, release } = link.current;
+        const bound = Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS);
+        // The connection may outlive this proxy (shared): give its lock back now.
+        if (locked) await channel.invoke(DAEMON_OBJECT_ID, "unlock", [objectId], bound).catch(() => {});
+        // Bounded: a daemon that is gone drops our subscriptions by itself.
+        for (const signal of signals.values()) await signal.disconnectAll(bound);
+        closed = true;
+        await release();
+      })()),
   };
 
   const handler: ProxyHandler<object> = {
     get(_target, prop) {
       if (typeof prop === "symbol") {
-        return prop === inspect.custom ? () => `Remote<${state.uri}>` : undefined;
+        return prop === inspect.custom ? () => `Remote<${uri()}>` : undefined;
       }
       switch (prop) {
         case "then":
         case "toJSON":
           return undefined;
         case "$uri":
-          return state.uri;
+          return uri();
+        case "$connectionChanged":
+          return link.connectionChanged;
         case "$timeout":
           return state.timeout;
       }
@@ -130,13 +153,13 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
         guard();
         let signal = signals.get(prop);
         if (!signal) {
-          signal = new ProxySignal(state.channel, state.objectId, prop, () => state.timeout);
+          signal = new ProxySignal(link.current.channel, link.current.objectId, prop, () => state.timeout, () => link.usable(state.timeout));
           signals.set(prop, signal);
         }
         return signal;
       }
       throw new UnknownMemberError(
-        `${state.uri} has no exposed member ${JSON.stringify(prop)} (methods: ${state.metadata.methods.join(", ") || "none"}; attributes: ${state.metadata.attributes.join(", ") || "none"}; signals: ${state.metadata.signals.join(", ") || "none"})`,
+        `${uri()} has no exposed member ${JSON.stringify(prop)} (methods: ${state.metadata.methods.join(", ") || "none"}; attributes: ${state.metadata.attributes.join(", ") || "none"}; signals: ${state.metadata.signals.join(", ") || "none"})`,
       );
     },
     set(_target, prop, value) {
@@ -147,7 +170,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
       throw new TypeError(`cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`);
     },
     has(_target, prop) {
-      return typeof prop === "string" && (Object.hasOwn(controls, prop) || prop === "$uri" || prop === "$timeout" || state.metadata.methods.includes(prop) || state.metadata.attributes.includes(prop) || state.metadata.signals.includes(prop));
+      return typeof prop === "string" && (Object.hasOwn(controls, prop) || prop === "$uri" || prop === "$timeout" || prop === "$connectionChanged" || state.metadata.methods.includes(prop) || state.metadata.attributes.includes(prop) || state.metadata.signals.includes(prop));
     },
   };
   return new Proxy({}, handler) as Remote<T>;

@@ -37,8 +37,13 @@ export type RemoteMember<V> = V extends Signal<infer A>
 
 /** Controls local to the proxy; never sent to the remote object. */
 export interface ProxyControls<T> {
-  /** The URI this proxy talks to. */
+  /** The PYRO URI this proxy talks to now (a PYRONAME proxy follows its name when its daemon goes away). */
   readonly $uri: string;
+  /**
+   * Local, never remote: emits false when the connection to the daemon is lost, true when it
+   * is back or the proxy moved to where its name now points. Emits on changes only.
+   */
+  readonly $connectionChanged: Pick<Signal<[connected: boolean]>, "connect" | "disconnect" | "once">;
   /** Timeout of each call in ms; assign to change it for this proxy. */
   $timeout: number;
   /** Writes a remote attribute. */

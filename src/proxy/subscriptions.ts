@@ -4,8 +4,12 @@ import { Signal, type Slot } from "../signal.js";
 
 /** Why events of a remote signal may have been missed. */
 export type SignalGap =
-  /** The connection was lost and re-established; events emitted meanwhile are gone. */
-  | { readonly reason: "reconnect" }
+  /**
+   * The connection was lost and re-established; events emitted meanwhile are gone. With
+   * `relocatedTo`, the proxy moved to the object its name now points to (a PYRONAME proxy
+   * whose daemon went away): this URI, a new daemon and instance.
+   */
+  | { readonly reason: "reconnect"; readonly relocatedTo?: string }
   /** The daemon dropped `count` events because this client read them too slowly. */
   | { readonly reason: "overflow"; readonly count: number };
 
@@ -86,6 +90,27 @@ export class Subscriptions {
       await this.#transport.unsubscribe(object, signal, timeoutMs);
     });
     return true;
+  }
+
+  /**
+   * Takes over the slots of a proxy that moved here from another connection: connected
+   * locally at once, then subscribed (if no one here is yet). Resolves once the daemon
+   * delivers to us; should that fail, the subscription is renewed on the next reconnect.
+   */
+  async adopt(object: string, signal: string, slots: readonly Slot<unknown[]>[], timeoutMs: number): Promise<void> {
+    const subscription = this.get(object, signal);
+    subscription.timeout = timeoutMs;
+    for (const slot of slots) subscription.slots.connect(slot);
+    try {
+      await this.#enqueue(subscription, async () => {
+        if (subscription.active || subscription.slots.listenerCount === 0) return;
+        await this.#transport.subscribe(object, signal, timeoutMs);
+        subscription.active = true;
+      });
+    } catch (error) {
+      subscription.renew = true;
+      throw error;
+    }
   }
 
   /** Delivers an event to the local slots and acknowledges it (once per turn of the event loop). */
