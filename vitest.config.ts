@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -9,6 +11,7 @@ export default defineConfig({
     hookTimeout: 20_000,
     teardownTimeout: 5_000,
     // Nameserver discovery in tests (and the child processes they start) never leaves loopback.
-    env: { PYRO_TS_BROADCAST: "127.255.255.255" },
+    // Pid files of the nameservers tests run go to a folder of their own, not the user's.
+    env: { PYRO_TS_BROADCAST: "127.255.255.255", PYRO_TS_RUN_DIR: join(tmpdir(), "pyro-ts-test-run") },
   },
 });

@@ -5,6 +5,7 @@ export interface NsFlags {
   ns?: string;
   nsKey?: string;
   curveSecret?: string;
+  autostartNs?: boolean;
 }
 
 /** The options every client command takes: where the nameserver is, and CURVE keys. */
@@ -12,7 +13,8 @@ export function clientOptions(command: Command): Command {
   return command
     .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
     .option("--ns-key <key>", "the nameserver's CURVE public key, Z85 or a .pub file (else PYRO_TS_NS_KEY)")
-    .option("--curve-secret <file>", "this client's CURVE key file (else PYRO_TS_CURVE_SECRET)");
+    .option("--curve-secret <file>", "this client's CURVE key file (else PYRO_TS_CURVE_SECRET)")
+    .option("--autostart-ns", "start a nameserver on this host, detached, when none answers (else PYRO_TS_NS_AUTOSTART=1)");
 }
 
 
@@ -25,6 +27,7 @@ export function lookupOptions(flags: NsFlags): LookupOptions {
     ...(flags.ns && { ns: flags.ns }),
     ...(serverKey && { nsKey: serverKey }),
     ...(secretKeyFile && { curve: { secretKeyFile } }),
+    ...(flags.autostartNs && { autostart: true }),
   };
 }
 

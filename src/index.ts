@@ -20,6 +20,8 @@ export { connect, lookup, resolve, withNameServer } from "./naming/resolve.js";
 export type { LookupOptions } from "./naming/resolve.js";
 export { locateNs, discoverNsUri } from "./naming/locate.js";
 export type { LocateOptions } from "./naming/locate.js";
+export type { AutostartOptions } from "./naming/host/autostart.js";
+export { NameServerStartError, PidFileError } from "./naming/host/host-errors.js";
 export { serve } from "./naming/serve.js";
 export type { ServeOptions } from "./naming/serve.js";
 export { NameServer } from "./naming/nameserver.js";

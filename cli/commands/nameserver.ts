@@ -1,8 +1,9 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { startNameServer } from "../../src/index.js";
 import { mkdirSync } from "node:fs";
 import { defaultDataDirectory, nameServerProfile, type NameServerProfile } from "../../src/config/nameserver-profiles.js";
 import { autocleanSeconds, port, positiveNumber, UsageError } from "../output.js";
+import { announceRunning, detachNameServer, forgetRunning, reportStartFailure } from "./nameserver-detach.js";
 
 interface NameServerFlags {
   config?: string;
@@ -20,6 +21,10 @@ interface NameServerFlags {
   beaconPort?: number;
   beaconInterval?: number;
   peer?: string[];
+  detach?: boolean;
+  /** Hidden: set on the command line of a detached nameserver (its working directory, its log). */
+  detachedChild?: string;
+  logFile?: string;
 }
 
 function repeated(value: string, previous: string[] | undefined): string[] {
@@ -64,8 +69,15 @@ export function nameserverCommand(program: Command): void {
     .option("--beacon-port <port>", "UDP port of the cluster's beacons, default 9999 (profile: beacon_port)", port)
     .option("--beacon-interval <seconds>", "seconds between beacons, default 1 (profile: beacon_interval)", positiveNumber)
     .option("--peer <host:port>", "also link to this nameserver, which no broadcast reaches (repeatable; profile: peers)", repeated)
+    .option("--detach", "run in the background, outliving this command: print its URI and pid, then exit (stop it with pyro-ts ns stop)")
+    .addOption(new Option("--detached-child <cwd>").hideHelp())
+    .addOption(new Option("--log-file <file>").hideHelp())
     .action(async (flags: NameServerFlags) => {
+      // A detached nameserver works where it was started from, wherever it is respawned from.
+      if (flags.detachedChild) process.chdir(flags.detachedChild);
+      const detachedLog = flags.detachedChild ? flags.logFile : undefined;
       const profile = nameServerProfile(flags.profile, flags.config);
+      if (flags.detach) return detachNameServer(flags.host ?? profile.host, flags.port ?? profile.port);
       const storage = flags.storage ?? profile.storage;
       // The default data directory (sql or dbm storage without a file) is ours to create.
       if (storage.includes(defaultDataDirectory())) mkdirSync(defaultDataDirectory(), { recursive: true });
@@ -79,16 +91,24 @@ export function nameserverCommand(program: Command): void {
         autoclean: flags.autoclean ?? profile.autoclean,
         ...curveOptions(flags.curveSecret ?? profile.curveSecretKeyFile, flags.authorizedClients ?? profile.curveAuthorizedClients),
         ...federationOptions(flags, profile),
+        ...(detachedLog && { respawn: { argv: process.argv.slice(1), logFile: detachedLog } }),
+      }).catch(async (error: unknown) => {
+        if (detachedLog) await reportStartFailure(error);
+        throw error;
       });
       process.stdout.write(`nameserver running at ${ns.uri}\n`);
       if (ns.bcport !== undefined) process.stdout.write(`broadcast responder on udp port ${ns.bcport}\n`);
       if (ns.federation) process.stdout.write(`federating in cluster ${ns.federation.cluster} as ${ns.federation.id}, beacons on udp port ${ns.federation.beaconPort}\n`);
-      await new Promise<void>((resolve) => {
+      const stopped = new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+      // Only now: whoever reads the pid file may signal us at once.
+      await announceRunning(ns.uri, detachedLog);
+      await stopped;
       await ns.close();
+      forgetRunning(ns.uri);
       process.stdout.write("nameserver stopped\n");
     });
 }

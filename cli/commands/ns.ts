@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { NameConflict, NameEntry, PeerInfo } from "../../src/index.js";
 import { clientOptions, withNsFlags, type NsFlags } from "../nameserver-client.js";
 import { commaList, print, UsageError } from "../output.js";
+import { nsStopCommand } from "./ns-stop.js";
 
 interface ListFlags extends NsFlags {
   regex?: string;
@@ -169,6 +170,8 @@ export function nsCommand(program: Command): void {
       const conflicts = await withNsFlags(flags, (server) => server.conflicts());
       print(conflicts, flags.json === true, conflictTable);
     });
+
+  nsStopCommand(ns);
 
   clientOptions(ns.command("watch"))
     .description("print registrations, removals, metadata and peer changes as they happen (Ctrl-C to stop)")

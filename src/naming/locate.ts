@@ -9,6 +9,7 @@ import { formatUri, parseUri } from "../uri.js";
 import { LOCATE_REQUEST } from "./broadcast-responder.js";
 import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "../names.js";
 import type { NameServer } from "./nameserver.js";
+import { autostartNameServer, autostartSettings, type AutostartOptions } from "./host/autostart.js";
 
 export interface LocateOptions extends ConnectOptions {
   /**
@@ -29,6 +30,11 @@ export interface LocateOptions extends ConnectOptions {
   readonly nsKey?: string;
   /** How long each attempt may take, in ms. Default 2000 (above the 1 s reconnect backoff). */
   readonly locateTimeout?: number;
+  /**
+   * When no nameserver answers, start one for this host, detached (it outlives this process),
+   * at the first address of this host among those tried. Default: PYRO_TS_NS_AUTOSTART=1.
+   */
+  readonly autostart?: boolean | AutostartOptions;
 }
 
 const BROADCAST_TRIES = 3;
@@ -136,17 +142,22 @@ async function firstAnswering(addresses: readonly string[], options: LocateOptio
 
 /**
  * Finds the nameserver and returns a proxy to it. With `ns` (or PYRO_TS_NS) only those
- * addresses are tried; otherwise the given host, then localhost, then a UDP broadcast.
+ * addresses are tried; otherwise the given host, then localhost, then a UDP broadcast. With
+ * `autostart` (or PYRO_TS_NS_AUTOSTART=1), a nameserver is started on this host when none answers.
  */
 export async function locateNs(options: LocateOptions = {}): Promise<Remote<NameServer>> {
   // Checked before any connection is opened, so a bad value cannot leave one behind.
   validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
   const timeout = validTimeout(options.locateTimeout ?? 2000);
   const explicit = nsAddresses(options);
+  const autostart = autostartSettings(options.autostart);
+  const startHere = (settings: AutostartOptions, candidates: readonly { host: string; port: number }[]): Promise<Remote<NameServer>> =>
+    autostartNameServer({ candidates, broadcast: options.broadcast, bcport: options.bcport, isLocal: isLocalHost, find: (host, port) => attempt(nsUri(host, port), options, timeout) }, settings);
   if (explicit.length > 0) {
     const proxy = await firstAnswering(explicit, options, timeout);
-    if (!proxy) throw new NamingError(`no nameserver answers at ${explicit.join(", ")}`);
-    return proxy;
+    if (proxy) return proxy;
+    if (autostart) return startHere(autostart, explicit.map((address) => parseHostPort(address)));
+    throw new NamingError(`no nameserver answers at ${explicit.join(", ")}`);
   }
   const port = options.port ?? DEFAULT_NS_PORT;
   const hosts = [...new Set([options.host, "127.0.0.1"].filter((h): h is string => !!h))];
@@ -158,6 +169,7 @@ export async function locateNs(options: LocateOptions = {}): Promise<Remote<Name
   const found = await discoverNsUri(addresses, options.bcport ?? DEFAULT_BROADCAST_PORT, timeout * 1.4);
   const proxy = found ? await attempt(found, options, timeout) : undefined;
   if (proxy) return proxy;
+  if (autostart) return startHere(autostart, hosts.map((host) => ({ host, port })));
   const tried = [...hosts.map((h) => `${h}:${port}`), ...(addresses.length ? [`broadcast to ${addresses.join(", ")} on UDP ${options.bcport ?? DEFAULT_BROADCAST_PORT}`] : [])];
   throw new NamingError(`no nameserver found (tried ${tried.join("; ")})`);
 }

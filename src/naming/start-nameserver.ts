@@ -10,6 +10,9 @@ import { Federation } from "../federation/federation.js";
 import { IdentityFile } from "./identity-file.js";
 import type { FederationOptions } from "../federation/federation-options.js";
 import { isIPv4 } from "node:net";
+import { NAMESERVER_HOST_ID, NameServerHost, type RespawnCommand } from "./host/nameserver-host.js";
+
+export type { RespawnCommand };
 
 export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve"> {
   /** Host to bind. Default 127.0.0.1. */
@@ -38,12 +41,6 @@ export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions,
   readonly respawn?: RespawnCommand;
 }
 
-/** The command line that starts a detached nameserver again, and where its output goes. */
-export interface RespawnCommand {
-  /** Arguments after `node`: the CLI script and its arguments. */
-  readonly argv: readonly string[];
-  readonly logFile: string;
-}
 
 /** A running nameserver: its daemon, the NameServer object, and what runs beside it. */
 export interface RunningNameServer {
@@ -64,11 +61,14 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
   let responder: BroadcastResponder | undefined;
   let autocleaner: Autocleaner | undefined;
   let federation: Federation | undefined;
+  let host: NameServerHost | undefined;
   try {
     daemon = new Daemon({ ...options, host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_NS_PORT });
     const nameserver = new NameServer(storage);
     const uri = daemon.register(nameserver, NAMESERVER_NAME);
     nameserver._registerSelf(uri);
+    host = new NameServerHost(options.respawn);
+    daemon.register(host, NAMESERVER_HOST_ID);
     await daemon.start();
     if (options.broadcast !== false) {
       responder = await BroadcastResponder.start(uri, options.bchost ?? "0.0.0.0", options.bcport ?? DEFAULT_BROADCAST_PORT);
@@ -98,6 +98,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
       nameserver._federate(federation);
     }
     const running = daemon;
+    const supervision = host;
     let closing: Promise<void> | undefined;
     return {
       uri,
@@ -107,11 +108,13 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
       federation,
       close: () =>
         (closing ??= (async () => {
-          // First, so peers hear we left while our daemon still answers.
+          // First, so the host's processes and peers hear it while our daemon still answers.
+          supervision._retire();
           await federation?.close();
           await autocleaner?.stop();
           await responder?.close();
           await running.close();
+          supervision._close();
           storage.close();
         })()),
     };
@@ -120,6 +123,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
     await autocleaner?.stop();
     await responder?.close();
     await daemon?.close();
+    host?._close();
     storage.close();
     throw error;
   }
