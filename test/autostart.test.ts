@@ -7,8 +7,6 @@
  * every detached nameserver it caused, also when it fails. Loopback only, broadcast off.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { once } from "node:events";
-import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateNs, lookup, NamingError } from "../src/index.js";
@@ -17,7 +15,7 @@ import { startDetachedNameServer } from "../src/naming/host/detached-start.js";
 import { NameServerStartError } from "../src/naming/host/host-errors.js";
 import { readPidFile } from "../src/naming/host/run-files.js";
 import type { Laser } from "./fixtures/laser.js";
-import { alive, fixture, freePort, groupOf, RunDir, until } from "./host-processes.js";
+import { alive, fixture, freePort, groupOf, RunDir, squat, until } from "./host-processes.js";
 
 const PROGRAM = fixture("autostart-laser");
 /** Locating (2 s with nothing there) plus starting node twice, on a busy 2-core machine. */
@@ -131,13 +129,7 @@ describe("autostart", () => {
   });
 
   it("says so when the port is held by a program that is no nameserver", { timeout: 20_000 }, async () => {
-    const connections = new Set<Socket>();
-    const squatter = createServer((socket) => {
-      connections.add(socket);
-      socket.on("error", () => {});
-    });
-    squatter.listen(port, "127.0.0.1");
-    await once(squatter, "listening");
+    const squatter = await squat(port);
     try {
       const located = locateNs({ ns, broadcast: false, autostart: true, locateTimeout: 500 });
       await expect(located).rejects.toThrow(NamingError);
@@ -145,9 +137,7 @@ describe("autostart", () => {
       expect(run.nameservers()).toEqual([]);
       expect(readFileSync(join(run.path, `nameserver-${port}.log`), "utf8")).toMatch(/Address already in use/);
     } finally {
-      // close() waits for open connections, and proxies that gave up may still hold some.
-      for (const socket of connections) socket.destroy();
-      await new Promise((resolve) => squatter.close(resolve));
+      await squatter.close();
     }
   });
 

@@ -9,10 +9,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { alive, freePort, groupOf, RunDir, until } from "./host-processes.js";
+import { alive, freePort, groupOf, RunDir, squat, until } from "./host-processes.js";
 
 let run: RunDir;
 let port: number;
@@ -83,13 +82,7 @@ describe("pyro-ts nameserver --detach / ns stop", () => {
   });
 
   it("--detach on a port another program holds says so", async () => {
-    const connections = new Set<Socket>();
-    const squatter = createServer((socket) => {
-      connections.add(socket);
-      socket.on("error", () => {});
-    });
-    squatter.listen(port, "127.0.0.1");
-    await once(squatter, "listening");
+    const squatter = await squat(port);
     try {
       const result = await run.cli(detachArgs());
       expect(result.code).toBe(1);
@@ -98,8 +91,7 @@ describe("pyro-ts nameserver --detach / ns stop", () => {
       expect(run.nameservers()).toEqual([]);
       expect(existsSync(pidFile())).toBe(false);
     } finally {
-      for (const socket of connections) socket.destroy();
-      await new Promise((resolve) => squatter.close(resolve));
+      await squatter.close();
     }
   });
 

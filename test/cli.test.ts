@@ -12,12 +12,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateNs, type NameEntry, type NameServer, type Remote } from "../src/index.js";
+import { freePort } from "./host-processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli/pyro-ts.js");
@@ -220,15 +220,6 @@ async function nsProxy(ns: string): Promise<Remote<NameServer>> {
   return proxy;
 }
 
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function freeUdpPort(): Promise<number> {
   const socket = createSocket("udp4");
   socket.bind(0, "127.0.0.1");
@@ -268,7 +259,7 @@ describe("pyro-ts nameserver", () => {
   });
 
   it("-c file -l production uses the profile: port, broadcast port and sqlite storage", async () => {
-    const [port, bcport] = [await freeTcpPort(), await freeUdpPort()];
+    const [port, bcport] = [await freePort(), await freeUdpPort()];
     const db = join(work, "production.sqlite");
     const config = join(work, "lab.yml");
     writeFileSync(
@@ -303,7 +294,7 @@ daemons:
   });
 
   it("flags override the profile", async () => {
-    const port = await freeTcpPort();
+    const port = await freePort();
     const db = join(work, "never.sqlite");
     const config = join(work, "lab.yml");
     writeFileSync(config, `nameservers:\n  production:\n    host: 127.0.0.1\n    ns_port: ${port}\n    ns_bchost: 127.0.0.1\n    ns_bcport: ${await freeUdpPort()}\n    storage_type: sqlite\n    storage_file: ${db}\n`);
@@ -317,7 +308,7 @@ daemons:
   });
 
   it("finds ./pyro-ts.yml and PYRO_TS_CONFIG without -c", async () => {
-    const [port1, port2] = [await freeTcpPort(), await freeTcpPort()];
+    const [port1, port2] = [await freePort(), await freePort()];
     writeFileSync(join(work, "pyro-ts.yml"), `nameservers:\n  - default:\n      ns_port: ${port1}\n      broadcast: false\n`);
     const local = await nameserver([]);
     expect(local.port).toBe(port1);
@@ -746,7 +737,7 @@ describe("exit codes", () => {
   });
 
   it("an unreachable nameserver is 1 with a clear NamingError, in bounded time", async () => {
-    const closed = await freeTcpPort();
+    const closed = await freePort();
     const ns = `127.0.0.1:${closed}`;
     const results = await Promise.all([
       run(["ns", "ping", "--ns", ns]),

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
-import { createServer, type AddressInfo } from "node:net";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,6 +46,35 @@ export function alive(pid: number): boolean {
 /** Process group and session of `pid`. */
 export function groupOf(pid: number): { pgrp: number; session: number } | undefined {
   return stat(pid);
+}
+
+/** A plain TCP server holding `port` (no nameserver): close() drops its connections and frees the port. */
+export async function squat(port: number): Promise<{ close(): Promise<void> }> {
+  const connections = new Set<Socket>();
+  const squatter = createServer((socket) => {
+    connections.add(socket);
+    socket.on("error", () => {});
+  });
+  squatter.listen(port, "127.0.0.1");
+  await once(squatter, "listening");
+  return {
+    async close() {
+      // close() waits for open connections, and proxies that gave up may still hold some.
+      for (const socket of connections) socket.destroy();
+      await new Promise((resolve) => squatter.close(resolve));
+    },
+  };
+}
+
+/** Polls `probe` every 50 ms until it returns a value (a rejection counts as none yet); fails after `timeoutMs`. */
+export async function pollFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Waits (bounded) until `check` holds; false if it never did. */

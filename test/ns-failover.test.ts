@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
 import { lookup, locateNs, NamingError } from "../src/index.js";
 import type { Laser } from "./fixtures/laser.js";
-import { freePort as freeTcpPort } from "./host-processes.js";
+import { freePort as freeTcpPort, pollFor } from "./host-processes.js";
 import { NodeChild } from "./node-child.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli/pyro-ts.js", import.meta.url));
@@ -41,15 +41,6 @@ async function namesAt(port: number): Promise<string[]> {
   }
 }
 
-async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("failover between nameservers", () => {
   test("a program keeping a name moves to B when A dies, and back to A when A returns", async () => {
@@ -62,7 +53,7 @@ describe("failover between nameservers", () => {
 
     const killedAt = Date.now();
     await a.kill();
-    await poll("the name on B", 5000, async () => ((await namesAt(portB)).includes("lab.laser") ? true : undefined));
+    await pollFor("the name on B", 5000, async () => ((await namesAt(portB)).includes("lab.laser") ? true : undefined));
     console.log(`name moved to B ${Date.now() - killedAt} ms after A died`);
 
     // A client given both finds the name through B, A being dead.
@@ -76,8 +67,8 @@ describe("failover between nameservers", () => {
     // A comes back (empty: memory storage): the program prefers it again, and leaves B.
     a = await nameserver(portA);
     const restartedAt = Date.now();
-    await poll("the name back on A", 8000, async () => ((await namesAt(portA)).includes("lab.laser") ? true : undefined));
-    await poll("the name gone from B", 3000, async () => ((await namesAt(portB)).length === 0 ? true : undefined));
+    await pollFor("the name back on A", 8000, async () => ((await namesAt(portA)).includes("lab.laser") ? true : undefined));
+    await pollFor("the name gone from B", 3000, async () => ((await namesAt(portB)).length === 0 ? true : undefined));
     console.log(`name back on A ${Date.now() - restartedAt} ms after A restarted`);
   });
 

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { connect, locateNs } from "../src/index.js";
 import type { NameServerHost } from "../src/naming/host/nameserver-host.js";
 import type { RankHolder } from "../src/naming/host/rank-table.js";
-import { freePort as freeTcpPort } from "./host-processes.js";
+import { freePort as freeTcpPort, pollFor } from "./host-processes.js";
 import { NodeChild } from "./node-child.js";
 
 const PROGRAM = fileURLToPath(new URL("../dist/test/fixtures/named-program.js", import.meta.url));
@@ -80,16 +80,6 @@ async function startProgram(name: string): Promise<NodeChild> {
   return program;
 }
 
-/** Polls `probe` every 50 ms until it returns a value; fails after `timeoutMs`. */
-async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function holders(): Promise<RankHolder[]> {
   const host = await connect<NameServerHost>(`PYRO:pyro-ts.NameServerHost@127.0.0.1:${port}`, { timeout: 1000 });
@@ -115,7 +105,7 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
     const pids = [p1, p2, p3].map((p) => p.process.pid!);
     expect((await holders()).map((h) => h.pid)).toEqual(pids);
     await p1.kill();
-    const after = await poll("the dead holder dropped", 3000, async () => {
+    const after = await pollFor("the dead holder dropped", 3000, async () => {
       const now = await holders();
       return now.length === 2 ? now : undefined;
     });
@@ -131,12 +121,12 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
     expect(first).toBeGreaterThan(0);
     // The first holder dies: the duty passes to the second.
     await p1.kill();
-    await poll("the first holder dropped", 3000, async () => ((await holders()).length === 2 ? true : undefined));
+    await pollFor("the first holder dropped", 3000, async () => ((await holders()).length === 2 ? true : undefined));
     const logBefore = logLines().length;
 
     const killedAt = Date.now();
     process.kill(first, "SIGKILL");
-    const respawned = await poll("a new nameserver", 5000, async () => {
+    const respawned = await pollFor("a new nameserver", 5000, async () => {
       const pid = nameserverPid();
       if (pid === undefined || pid === first) return undefined;
       await names();
@@ -144,7 +134,7 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
     });
     const back = Date.now() - killedAt;
     nameservers.add(respawned);
-    const allNames = await poll("both names again", 5000, async () => {
+    const allNames = await pollFor("both names again", 5000, async () => {
       const listed = await names();
       return listed.length === 2 ? listed : undefined;
     });
@@ -190,7 +180,7 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
     await program.waitForLine((line) => line.startsWith("serving lab.one"), 15_000, "serving");
 
     process.kill(first, "SIGKILL");
-    const listed = await poll("the kept name back", 5000, async () => {
+    const listed = await pollFor("the kept name back", 5000, async () => {
       const now = await names();
       return now.includes("lab.kept") ? now : undefined;
     });

@@ -97,8 +97,14 @@ export class NameKeeper {
     ns.removed.missed.connect((gap: SignalGap) => {
       if (gap.reason === "reconnect" && this.#ns === ns) this.#registerAll(ns).catch((error: unknown) => this.#onError(error, "registering names again after the nameserver came back failed"));
     });
+    const guard = await this.#joinHost(ns);
+    // Closed, lost or moved on while joining: this nameserver is no longer ours to guard.
+    if (this.#ns !== ns) {
+      await guard?.close();
+      return;
+    }
     await this.#guard?.close();
-    this.#guard = await this.#joinHost(ns);
+    this.#guard = guard;
     this.#schedulePreferenceCheck(ns);
   }
 
@@ -180,6 +186,7 @@ export class NameKeeper {
     const ns = this.#ns;
     const wasRunning = this.#state === "running";
     this.#state = "closed";
+    this.#ns = undefined;
     clearTimeout(this.#timer);
     await this.#guard?.close();
     if (!ns) return;

@@ -69,15 +69,20 @@ export class Subscriptions {
     subscription.timeout = timeoutMs;
     subscription.slots.connect(slot);
     try {
-      await this.#enqueue(subscription, async () => {
-        if (subscription.active || subscription.slots.listenerCount === 0) return;
-        await this.#transport.subscribe(object, signal, timeoutMs);
-        subscription.active = true;
-      });
+      await this.#subscribe(subscription, object, signal, timeoutMs);
     } catch (error) {
       subscription.slots.disconnect(slot);
       throw error;
     }
+  }
+
+  /** Asks the daemon to deliver, unless it does already or no slot is left to deliver to. */
+  #subscribe(subscription: Subscription, object: string, signal: string, timeoutMs: number): Promise<void> {
+    return this.#enqueue(subscription, async () => {
+      if (subscription.active || subscription.slots.listenerCount === 0) return;
+      await this.#transport.subscribe(object, signal, timeoutMs);
+      subscription.active = true;
+    });
   }
 
   /** Disconnects a local slot; the remote subscription ends with the last one. */
@@ -102,11 +107,7 @@ export class Subscriptions {
     subscription.timeout = timeoutMs;
     for (const slot of slots) subscription.slots.connect(slot);
     try {
-      await this.#enqueue(subscription, async () => {
-        if (subscription.active || subscription.slots.listenerCount === 0) return;
-        await this.#transport.subscribe(object, signal, timeoutMs);
-        subscription.active = true;
-      });
+      await this.#subscribe(subscription, object, signal, timeoutMs);
     } catch (error) {
       subscription.renew = true;
       throw error;
