@@ -21,6 +21,7 @@ interface NameServerFlags {
   beaconPort?: number;
   beaconInterval?: number;
   peer?: string[];
+  pair?: string;
   detach?: boolean;
   /** Hidden: set on the command line of a detached nameserver (its working directory, its log). */
   detachedChild?: string;
@@ -35,11 +36,12 @@ function repeated(value: string, previous: string[] | undefined): string[] {
 function federationOptions(flags: NameServerFlags, profile: NameServerProfile) {
   const cluster = flags.federate ?? profile.federation;
   const peers = [...profile.peers, ...(flags.peer ?? [])];
+  const pair = flags.pair ?? profile.pair;
   if (!cluster) {
-    if (peers.length > 0 || flags.beaconPort !== undefined || flags.beaconInterval !== undefined) throw new UsageError("--peer, --beacon-port and --beacon-interval need --federate <cluster>");
+    if (peers.length > 0 || pair !== undefined || flags.beaconPort !== undefined || flags.beaconInterval !== undefined) throw new UsageError("--peer, --pair, --beacon-port and --beacon-interval need --federate <cluster>");
     return {};
   }
-  return { federation: { cluster, beaconPort: flags.beaconPort ?? profile.beaconPort, beaconInterval: flags.beaconInterval ?? profile.beaconInterval, peers } };
+  return { federation: { cluster, beaconPort: flags.beaconPort ?? profile.beaconPort, beaconInterval: flags.beaconInterval ?? profile.beaconInterval, peers, ...(pair !== undefined && { pair }) } };
 }
 
 function curveOptions(secretKeyFile: string | undefined, authorizedClients: string | undefined) {
@@ -69,6 +71,7 @@ export function nameserverCommand(program: Command): void {
     .option("--beacon-port <port>", "UDP port of the cluster's beacons, default 9999 (profile: beacon_port)", port)
     .option("--beacon-interval <seconds>", "seconds between beacons, default 1 (profile: beacon_interval)", positiveNumber)
     .option("--peer <host:port>", "also link to this nameserver, which no broadcast reaches (repeatable; profile: peers)", repeated)
+    .option("--pair <host:port>", "the other nameserver of an active/standby pair: changes return once it holds them, and it answers for ours if we die (profile: pair)")
     .option("--detach", "run in the background, outliving this command: print its URI and pid, then exit (stop it with pyro-ts ns stop)")
     .addOption(new Option("--detached-child <cwd>").hideHelp())
     .addOption(new Option("--log-file <file>").hideHelp())

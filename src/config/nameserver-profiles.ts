@@ -27,6 +27,8 @@ export interface NameServerProfile {
   readonly beaconPort: number;
   readonly beaconInterval: number;
   readonly peers: readonly string[];
+  /** The other nameserver of an active/standby pair, `host:port`. */
+  readonly pair?: string;
 }
 
 /** The built-in profile, so `-l default` works without any file. */
@@ -46,7 +48,7 @@ export const DEFAULT_PROFILE: NameServerProfile = {
 /** PyroLab's top-level keys; only `nameservers` is read by pyro-ts so far. */
 const SECTIONS = ["nameservers", "daemons", "services", "autolaunch", "version"] as const;
 
-type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers";
+type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers" | "peer";
 
 /**
  * PyroLab's nameserver keys, as its versions spell them (`storage_file` or
@@ -70,6 +72,7 @@ const KEYS: Readonly<Record<string, Kind>> = {
   beacon_port: "port",
   beacon_interval: "interval",
   peers: "peers",
+  pair: "peer",
 };
 
 /** Where sql and dbm storage go when a profile names no file, as PyroLab keeps them in a data directory. */
@@ -135,6 +138,14 @@ function scalarValue(source: YamlSource, node: unknown, key: string, kind: Exclu
     case "interval":
       if (typeof value !== "number" || !(value >= 0.05 && value <= 3600)) fail("a number of seconds from 0.05 to 3600");
       return value;
+    case "peer":
+      if (typeof value !== "string") fail("host:port");
+      try {
+        parseStaticPeer(value as string);
+      } catch {
+        fail("host:port");
+      }
+      return value;
   }
 }
 
@@ -176,6 +187,7 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
     beaconPort: (values.beacon_port as number | undefined) ?? DEFAULT_PROFILE.beaconPort,
     beaconInterval: (values.beacon_interval as number | undefined) ?? DEFAULT_PROFILE.beaconInterval,
     peers: (values.peers as string[] | undefined) ?? DEFAULT_PROFILE.peers,
+    ...(values.pair !== undefined && { pair: values.pair as string }),
   };
 }
 

@@ -14,6 +14,12 @@ export interface FederationOptions {
   readonly beaconInterval?: number;
   /** Nameservers no broadcast reaches, `host:port` (`host:port?key=<z85>` for an encrypted one). */
   readonly peers?: readonly string[];
+  /**
+   * The other nameserver of an active/standby pair, `host:port` as it advertises itself (its
+   * row in `ns peers`), linked like a static peer. Changes made here return once the partner
+   * holds them; when it dies or leaves, its names are taken over here until it is back.
+   */
+  readonly pair?: string;
   /** Where to send beacons. Default: the broadcast address of the nameserver's interface (all of them for 0.0.0.0). */
   readonly broadcast?: readonly string[];
   /** The membership protocol's timers in ms, for tuning. */
@@ -36,4 +42,6 @@ export function checkFederationOptions(options: FederationOptions): void {
   const interval = options.beaconInterval ?? 1;
   if (typeof interval !== "number" || !(interval >= 0.05 && interval <= 3600)) throw new RangeError(`beacon interval must be from 0.05 to 3600 seconds, got ${String(interval)}`);
   for (const peer of options.peers ?? []) parseStaticPeer(peer);
+  if (options.pair !== undefined && (typeof options.pair !== "string" || !validEndpoint(options.pair.replace(/\?key=.*$/, "")))) throw new RangeError(`pair must be the partner's host:port, got ${JSON.stringify(options.pair)}`);
+  if (options.pair !== undefined) parseStaticPeer(options.pair);
 }

@@ -12,6 +12,8 @@ import type { IdentityKeeper } from "./federation-identity.js";
 import { Membership, type MembershipOutput } from "./membership.js";
 import { DEFAULT_TIMING } from "./membership-timing.js";
 import { FEDERATION_OBJECT_ID, PeerInbox } from "./peer-inbox.js";
+import type { OwnNames } from "./pair-link.js";
+import { refusal } from "./pair-message.js";
 import { PeerLinks } from "./peer-links.js";
 import type { NameEvent } from "./replica-view.js";
 import { ReplicationDriver, type ReplicatedNames, type ReplicationStats } from "./replication-driver.js";
@@ -37,6 +39,8 @@ export interface FederatedNameServer {
   readonly onWarning?: (message: string) => void;
   /** Keeps its id and counters across restarts (file and sqlite storage); else a new id at each start. */
   readonly identity?: IdentityKeeper;
+  /** Its storage: names taken over from a pair partner are kept there, and handed-back ones leave it. */
+  readonly storage?: OwnNames;
 }
 
 /** Counters of what federation received and refused, for `ns peers and tests` and tests. */
@@ -80,7 +84,7 @@ export class Federation {
   /** Set once we have left: nothing more is fed to the state machine. */
   #stopped = false;
 
-  private constructor(membership: Membership, beacons: BeaconSocket, links: PeerLinks, host: FederatedNameServer, broadcast: readonly string[]) {
+  private constructor(membership: Membership, beacons: BeaconSocket, links: PeerLinks, host: FederatedNameServer, broadcast: readonly string[], pair: string | undefined, warn: (message: string) => void) {
     this.#membership = membership;
     const keeper = host.identity;
     const identity = keeper?.identity();
@@ -88,6 +92,10 @@ export class Federation {
       send: (to, message) => links.send(to, message),
       emit: (event) => this.nameChanged.emit(event),
       ...(keeper && identity && { counters: { version: identity.version, clock: identity.clock, reached: (version: number, clock: number) => keeper.reached(version, clock) } }),
+      request: (to, message, timeoutMs) => links.request(to, message, timeoutMs),
+      ...(pair !== undefined && { pair }),
+      ...(host.storage && { storage: host.storage }),
+      warn,
     });
     this.#beacons = beacons;
     this.#links = links;
@@ -101,7 +109,14 @@ export class Federation {
     const identity = host.identity?.identity();
     const id = identity?.id ?? randomBytes(16).toString("hex");
     const broadcast = options.broadcast ?? broadcastAddresses(host.bindHost);
-    const timing = { ...DEFAULT_TIMING, beaconInterval: (options.beaconInterval ?? 1) * 1000, ...options.timing };
+    const pair = options.pair === undefined ? undefined : parseStaticPeer(options.pair);
+    // A returning partner is linked again at the next retry: a pair retries every handshakeRetry
+    // (a pong a second while it is away), not every 5 s, so catching up starts within a second or two.
+    const retry = pair ? { staticRetry: DEFAULT_TIMING.handshakeRetry } : {};
+    const timing = { ...DEFAULT_TIMING, beaconInterval: (options.beaconInterval ?? 1) * 1000, ...retry, ...options.timing };
+    if (pair?.endpoint === host.endpoint) throw new RangeError(`a nameserver cannot be its own pair partner (${host.endpoint})`);
+    // The partner is linked like a static peer: no broadcast needs to reach it.
+    const staticPeers = [...(options.peers ?? []).map(parseStaticPeer).filter((peer) => peer.endpoint !== pair?.endpoint), ...(pair ? [pair] : [])];
     const membership = new Membership({
       cluster: options.cluster,
       id,
@@ -109,7 +124,7 @@ export class Federation {
       domain: [...broadcast].sort().join(","),
       ...(identity && { incarnation: identity.incarnation }),
       ...(host.keys && { key: host.keys.publicKey }),
-      staticPeers: (options.peers ?? []).map(parseStaticPeer),
+      staticPeers,
       timing,
     });
     const warn = host.onWarning ?? ((message: string) => process.emitWarning(message, "PyroFederationWarning"));
@@ -134,12 +149,18 @@ export class Federation {
         warn(`federation: the nameserver at ${endpoint} refused this nameserver's key: ${error.message}`);
       },
     });
-    federation = new Federation(membership, beacons, links, host, broadcast);
+    federation = new Federation(membership, beacons, links, host, broadcast, pair?.endpoint, warn);
     const self = federation;
     host.daemon.register(
       new PeerInbox({
         membership: (message) => self.#step((now) => membership.receive(now, message)),
         replica: (message) => self.#replicate((now) => self.#replication.receive(now, message)),
+        pair: (request) => {
+          if (self.#stopped) return refusal("not-member", "this nameserver is leaving");
+          let answer = refusal("not-member", "not answered");
+          self.#replicate((now) => (answer = self.#replication.request(now, request)));
+          return answer;
+        },
         refuse: (error) => {
           self.#refused++;
           if (self.#refused === 1 || self.#refused % 1000 === 0) warn(`federation: refused ${self.#refused} malformed peer message(s), the last: ${error instanceof Error ? error.message : String(error)}`);
@@ -149,6 +170,10 @@ export class Federation {
     );
     federation.#step((now) => membership.start(now));
     federation.#replicate((now) => self.#replication.tick(now));
+    // The nameserver publishes its stored names as soon as this returns, in this same turn
+    // (NameServer._federate): those are the restored ones a pair partner's handback may find stale.
+    self.#replication.restoring();
+    setImmediate(() => self.#replication.restored());
     return federation;
   }
 

@@ -1,4 +1,5 @@
 import { expose, oneway } from "../../decorators/index.js";
+import { parsePairRequest, refusal, type PairAnswer, type PairRequest } from "./pair-message.js";
 import { parsePeerMessage, type PeerMessage } from "./peer-message.js";
 import { parseReplicaMessage, type ReplicaMessage } from "./replica-message.js";
 
@@ -14,12 +15,14 @@ export interface InboxHandlers {
   readonly membership: (message: PeerMessage) => void;
   /** A valid registry replication message (replica-message.ts). */
   readonly replica: (message: ReplicaMessage) => void;
-  /** A malformed message of either kind: counted and dropped. */
+  /** A valid request of a pair partner (pair-message.ts): answered at once. */
+  readonly pair: (request: PairRequest) => PairAnswer;
+  /** A malformed message of any kind: counted and dropped (a malformed request is answered with a refusal). */
   readonly refuse: (error: unknown) => void;
 }
 
 /**
- * Where peers deliver membership and replication messages: an exposed object on the
+ * Where peers deliver membership and replication messages, and pair requests: an exposed object on the
  * nameserver's own daemon, so peer links share its port, limits and CURVE setup. Every
  * message is validated before a state machine sees it; a refused one is counted and dropped.
  */
@@ -44,5 +47,17 @@ export class PeerInbox {
     }
     if (replica) this.#handlers.replica(parsed as ReplicaMessage);
     else this.#handlers.membership(parsed as PeerMessage);
+  }
+
+  /** A request of a pair partner, answered (unlike `deliver`): accepted, or refused with a reason. */
+  request(message: unknown): PairAnswer {
+    let parsed: PairRequest;
+    try {
+      parsed = parsePairRequest(message);
+    } catch (error) {
+      this.#handlers.refuse(error);
+      return refusal("malformed", error instanceof Error ? error.message : String(error));
+    }
+    return this.#handlers.pair(parsed);
   }
 }

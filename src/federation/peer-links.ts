@@ -4,6 +4,7 @@ import type { Channel } from "../proxy/channel.js";
 import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
 import { resolveTransportOptions, type TransportOptions } from "../transport/options.js";
 import { FEDERATION_OBJECT_ID } from "./peer-inbox.js";
+import type { PairRequest } from "./pair-message.js";
 import type { PeerMessage } from "./peer-message.js";
 import type { ReplicaMessage } from "./replica-message.js";
 
@@ -70,6 +71,25 @@ export class PeerLinks {
     );
     this.#sending.add(sent);
     void sent.finally(() => this.#sending.delete(sent));
+  }
+
+  /**
+   * Sends a pair request to a peer's inbox and resolves with its answer (unvalidated);
+   * rejects when it cannot be sent or is not answered within `timeoutMs`.
+   */
+  request(to: PeerAddress, message: PairRequest, timeoutMs: number): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new Error("peer links are closed"));
+    let link: Link;
+    try {
+      link = this.#link(to);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    link.lastUse = Date.now();
+    return link.channel.invoke(FEDERATION_OBJECT_ID, "request", [message], timeoutMs).catch((error: unknown) => {
+      if (error instanceof SecurityError) this.#onRefused(to.endpoint, error);
+      throw error;
+    });
   }
 
   /** Waits (at most `ms`) until every message sent so far has left or failed. */

@@ -1,12 +1,14 @@
 import { NamingError } from "../errors.js";
 import { validateTags } from "../names.js";
 import { checkRecord, checkRecordName, checkRecordUri, isOriginId, MAX_COUNTER, type NameRecord } from "./name-record.js";
-import { MAX_HOPS, MAX_ORIGINS, type ReplicaMessage } from "./replica-message.js";
+import { MAX_HANDBACK, type HandbackEntry } from "./pair-message.js";
+import { MAX_HOPS, MAX_ORIGINS, MAX_PUSH_RECORDS, type ReplicaMessage } from "./replica-message.js";
 import { digestHash } from "./replica-hash.js";
 import { ReplicaIntake, type ReplicaStats } from "./replica-intake.js";
 import { OriginLiveness } from "./replica-liveness.js";
 import { answerDigest } from "./replica-packer.js";
 import { ReplicaStore } from "./replica-store.js";
+import { Takeover } from "./replica-takeover.js";
 import { DEFAULT_REPLICA_TIMING, type ReplicaTiming } from "./replica-timing.js";
 import { NameView, type Conflict, type NameEvent } from "./replica-view.js";
 
@@ -43,6 +45,11 @@ export interface LocalChange extends ReplicaOutput {
   readonly record: NameRecord | undefined;
 }
 
+/** A step that wrote records of our own origin (a takeover or handback): the records, for storage. */
+export interface OwnChanges extends ReplicaOutput {
+  readonly records: readonly NameRecord[];
+}
+
 const byVersion = (a: NameRecord, b: NameRecord): number => a.version - b.version;
 
 /**
@@ -69,6 +76,7 @@ export class RegistryReplica {
   #clock: number;
   readonly #liveness: OriginLiveness;
   readonly #intake: ReplicaIntake;
+  readonly #takeover: Takeover;
   #nextRound = NaN;
   #nextPrune = NaN;
   #sends: ReplicaSend[] = [];
@@ -85,8 +93,9 @@ export class RegistryReplica {
     this.#clock = options.clock ?? 0;
     this.#store.ensure(this.#self).raise(this.#version);
     this.#liveness = new OriginLiveness(this.#self);
-    this.#view = new NameView(this.#store, (origin) => this.#liveness.visible(origin));
+    this.#view = new NameView(this.#store, (record) => this.#liveness.visible(record.origin) && !this.#takeover.shadows(record));
     this.#intake = new ReplicaIntake(this.#self, this.#store, this.#view, this.#liveness);
+    this.#takeover = new Takeover({ self: this.#self, store: this.#store, view: this.#view, write: (now, name, claim, uri, metadata) => this.#write(now, name, claim, uri, metadata) });
   }
 
   get self(): string {
@@ -167,6 +176,61 @@ export class RegistryReplica {
     return this.#flush();
   }
 
+  /** Member `id` is (or was) this nameserver's pair partner: takeover and handback apply to it (see replica-takeover.ts). */
+  pairWith(id: string): void {
+    if (id !== this.#self && isOriginId(id)) this.#takeover.pairWith(id);
+  }
+
+  /**
+   * Our partner was declared dead or left: its names are hidden, and in the same step its
+   * live names become ours, so none stops answering here. The records are for storage.
+   */
+  takeover(now: number, id: string): OwnChanges {
+    if (id === this.#self || !isOriginId(id)) return { ...this.#flush(), records: [] };
+    this.#touchOrigin(id);
+    this.#liveness.down(now, id);
+    return this.#ownChanges(this.#takeover.adopt(now, id));
+  }
+
+  /** Names taken over from the partner to hand back now that it is live, in one request's worth. */
+  handback(): HandbackEntry[] {
+    return this.#takeover.handback(MAX_HANDBACK);
+  }
+
+  /** Names taken over and not yet handed back. */
+  get adopted(): number {
+    return this.#takeover.pending;
+  }
+
+  /** On the partner that is back: takes its names back from the survivor (takeBack in replica-takeover.ts). */
+  takeBack(now: number, entries: readonly HandbackEntry[], stale: (name: string) => boolean): OwnChanges {
+    return this.#ownChanges(this.#takeover.takeBack(now, entries, stale));
+  }
+
+  /** The partner accepted a handback: its records (the answer) first, then our copies go. */
+  settleHandback(now: number, entries: readonly HandbackEntry[], records: readonly NameRecord[]): OwnChanges {
+    this.#see(records);
+    this.#intake.take(now, records);
+    return this.#ownChanges(this.#takeover.settle(now, entries));
+  }
+
+  /** The partner refuses our handback (it is not paired with us): the adopted names stay ours. */
+  abandonHandback(): ReplicaOutput {
+    this.#takeover.abandon();
+    return this.#flush();
+  }
+
+  /** Our own record of a name (live or a tombstone), if we hold one. */
+  own(name: string): NameRecord | undefined {
+    return this.#store.get(this.#self, name);
+  }
+
+  /** Whether this replica holds `record`'s change or a newer one (what a partner acknowledges). */
+  holds(record: NameRecord): boolean {
+    const entry = this.#store.origin(record.origin);
+    return entry !== undefined && (entry.complete >= record.version || (entry.records.get(record.name)?.record.version ?? 0) >= record.version);
+  }
+
   /** Runs the timers: anti-entropy rounds, tombstone pruning, origins past their grace. */
   tick(now: number): ReplicaOutput {
     const pruneEvery = Math.max(this.#timing.antiEntropyInterval, this.#timing.tombstoneTtl / 8);
@@ -183,6 +247,7 @@ export class RegistryReplica {
     for (const id of this.#liveness.expired(now, this.#timing.originGrace)) {
       // Dropped: its version stays in our digest while it is gone, so peers do not send it again.
       this.#liveness.dropped(now, id, this.#store.origin(id)?.complete ?? 0);
+      this.#takeover.forget(id);
       this.#store.dropOrigin(id);
       this.#intake.forget(id);
     }
@@ -282,13 +347,27 @@ export class RegistryReplica {
   }
 
   #change(now: number, name: string, claim: number, uri: string | null, metadata: readonly string[]): LocalChange {
+    const record = this.#write(now, name, claim, uri, metadata);
+    this.#push([record], 0, undefined);
+    return { ...this.#flush(), record };
+  }
+
+  /** Holds a new change of our own origin (not pushed yet). */
+  #write(now: number, name: string, claim: number, uri: string | null, metadata: readonly string[]): NameRecord {
     if (this.#version >= MAX_COUNTER) throw new NamingError("this nameserver's version counter is exhausted");
     const record: NameRecord = { origin: this.#self, version: ++this.#version, name, claim, uri, metadata };
+    // A claim taken over from the partner may be above our clock: later claims must come after it.
+    this.#clock = Math.max(this.#clock, claim);
     this.#view.touch(name);
     this.#store.put(record, now);
     this.#store.ensure(this.#self).raise(record.version);
-    this.#push([record], 0, undefined);
-    return { ...this.#flush(), record };
+    return record;
+  }
+
+  /** Pushes records of our own origin written in one step, in pushes of at most MAX_PUSH_RECORDS. */
+  #ownChanges(records: readonly NameRecord[]): OwnChanges {
+    for (let i = 0; i < records.length; i += MAX_PUSH_RECORDS) this.#push(records.slice(i, i + MAX_PUSH_RECORDS), 0, undefined);
+    return { ...this.#flush(), records };
   }
 
   /** Pushes `records` to pushFanout random live peers other than the sender and their origins. */

@@ -18,7 +18,7 @@ export interface Standing {
   readonly losers: readonly NameRecord[];
 }
 
-/** A name claimed by more than one visible origin: who wins it, and who loses (in claim order). */
+/** A name claimed by more than one visible origin for different URIs: who wins it, and who loses (in claim order). */
 export interface Conflict {
   readonly name: string;
   readonly winner: NameRecord;
@@ -32,18 +32,26 @@ function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((tag, i) => tag === b[i]);
 }
 
+/** Whether a loser claims its name for another URI than the winner: two claims of one URI are one object, not a conflict. */
+function contests(winner: NameRecord, loser: NameRecord): boolean {
+  return loser.uri !== winner.uri;
+}
+
 /**
  * The naming view over a store: which record of each name is visible (the earliest claim
- * among live records of visible origins), and the events a step's changes make. Before
- * changing a name, the replica touches it: its standing then is kept, and `events()`
- * compares each touched name's standing before and after.
+ * among live records that show: of visible origins, and not shadowed by a pair's takeover),
+ * and the events a step's changes make. Before changing a name, the replica touches it:
+ * its standing then is kept, and `events()` compares each touched name's standing before
+ * and after. A name whose winner moves to another origin with the same URI and tags
+ * (a takeover, or the same daemon registered on two nameservers) changes nothing a client
+ * sees, so it makes no event.
  */
 export class NameView {
   readonly #store: ReplicaStore;
-  readonly #visible: (origin: string) => boolean;
+  readonly #visible: (record: NameRecord) => boolean;
   readonly #before = new Map<string, Standing>();
 
-  constructor(store: ReplicaStore, visible: (origin: string) => boolean) {
+  constructor(store: ReplicaStore, visible: (record: NameRecord) => boolean) {
     this.#store = store;
     this.#visible = visible;
   }
@@ -52,7 +60,7 @@ export class NameView {
     const live = this.#store.live(name);
     if (!live) return NONE;
     const claims: NameRecord[] = [];
-    for (const [origin, record] of live) if (this.#visible(origin)) claims.push(record);
+    for (const record of live.values()) if (this.#visible(record)) claims.push(record);
     if (claims.length === 0) return NONE;
     claims.sort(compareClaims);
     return { winner: claims[0], losers: claims.slice(1) };
@@ -62,7 +70,7 @@ export class NameView {
     const live = this.#store.live(name);
     if (!live) return undefined;
     let best: NameRecord | undefined;
-    for (const [origin, record] of live) if (this.#visible(origin) && (!best || compareClaims(record, best) < 0)) best = record;
+    for (const record of live.values()) if (this.#visible(record) && (!best || compareClaims(record, best) < 0)) best = record;
     return best;
   }
 
@@ -99,12 +107,13 @@ export class NameView {
     return n;
   }
 
-  /** Names claimed by more than one visible origin, by name. */
+  /** Names claimed by more than one visible origin for different URIs, by name. */
   conflicts(): Conflict[] {
     const found: Conflict[] = [];
     for (const name of this.#store.liveNames()) {
       const { winner, losers } = this.standing(name);
-      if (winner && losers.length > 0) found.push({ name, winner, losers });
+      const contested = winner ? losers.filter((loser) => contests(winner, loser)) : [];
+      if (winner && contested.length > 0) found.push({ name, winner, losers: contested });
     }
     return found.sort(byName);
   }
@@ -121,7 +130,7 @@ export class NameView {
       const after = this.standing(name);
       const was = before.winner;
       const now = after.winner;
-      if (now && (!was || was.uri !== now.uri || was.origin !== now.origin)) {
+      if (now && (!was || was.uri !== now.uri)) {
         events.push({ kind: "registered", name, uri: now.uri!, metadata: [...now.metadata], origin: now.origin });
       } else if (now && was && !sameTags(was.metadata, now.metadata)) {
         events.push({ kind: "metadataChanged", name, metadata: [...now.metadata], origin: now.origin });
@@ -129,8 +138,8 @@ export class NameView {
         events.push({ kind: "removed", name, uri: was.uri!, origin: was.origin });
       }
       if (now) {
-        const lost = new Set(before.losers.map((r) => r.origin));
-        for (const loser of after.losers) if (!lost.has(loser.origin)) events.push({ kind: "conflict", name, winner: now.origin, loser: loser.origin });
+        const lost = new Set(before.losers.filter((r) => was && contests(was, r)).map((r) => r.origin));
+        for (const loser of after.losers) if (!lost.has(loser.origin) && contests(now, loser)) events.push({ kind: "conflict", name, winner: now.origin, loser: loser.origin });
       }
     }
     this.#before.clear();

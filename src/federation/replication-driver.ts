@@ -1,7 +1,9 @@
 import type { PeerChange, PeerInfo } from "./member.js";
 import type { NameRecord } from "./name-record.js";
+import { PairLink, type OwnNames, type PairStats } from "./pair-link.js";
+import { refusal, type ConfirmRequest, type PairAnswer, type PairRequest } from "./pair-message.js";
 import type { PeerAddress } from "./peer-links.js";
-import { RegistryReplica, type Conflict, type NameEvent, type ReplicaOutput, type ReplicaStats } from "./registry-replica.js";
+import { RegistryReplica, type Conflict, type LocalChange, type NameEvent, type ReplicaOutput, type ReplicaStats } from "./registry-replica.js";
 import type { ReplicaMessage } from "./replica-message.js";
 import type { ReplicaTiming } from "./replica-timing.js";
 
@@ -11,7 +13,16 @@ export interface ReplicationStats extends ReplicaStats {
   readonly notMember: number;
   /** Replica messages for a member whose contact is not in the heartbeat table: not sent. */
   readonly unaddressed: number;
+  /** Confirmations, takeovers and handbacks, on a paired nameserver. */
+  readonly pair?: PairStats;
 }
+
+/**
+ * What a local change returns: undefined when it is done, or (on a paired nameserver whose
+ * partner is live) a promise that settles once the partner holds it, or PAIR_ACK_MS passed.
+ * It never rejects.
+ */
+export type Acknowledgement = Promise<void> | undefined;
 
 /**
  * The cluster's registry as this nameserver holds it: its own registrations, published
@@ -19,11 +30,11 @@ export interface ReplicationStats extends ReplicaStats {
  */
 export interface ReplicatedNames {
   /** Publishes a registration made on this nameserver (its origin). Throws NamingError on an invalid name, URI or tags. */
-  register(name: string, uri: string, metadata: readonly string[]): void;
+  register(name: string, uri: string, metadata: readonly string[]): Acknowledgement;
   /** Publishes the removal of this nameserver's own registration of `name`. */
-  remove(name: string): void;
+  remove(name: string): Acknowledgement;
   /** Publishes new tags for this nameserver's own registration of `name`. */
-  setMetadata(name: string, metadata: readonly string[]): void;
+  setMetadata(name: string, metadata: readonly string[]): Acknowledgement;
   /** The visible record of a name (the winner when several origins claim it). */
   lookup(name: string): NameRecord | undefined;
   /** The record a qualified form `name,<origin hex>` names, winner or loser. */
@@ -45,6 +56,13 @@ export interface ReplicationHost {
   readonly emit: (event: NameEvent) => void;
   /** Counters to continue from after a restart, and where to keep them after each local change. */
   readonly counters?: { readonly version: number; readonly clock: number; readonly reached: (version: number, clock: number) => void };
+  /** Sends a pair request to a member's nameserver; resolves with its raw answer (needed to be paired, see pair-link.ts). */
+  readonly request?: (to: PeerAddress, request: PairRequest, timeoutMs: number) => Promise<unknown>;
+  /** The partner's `host:port`, on one nameserver of an active/standby pair. */
+  readonly pair?: string;
+  /** The nameserver's storage, kept in step with the pair's takeovers and handbacks. */
+  readonly storage?: OwnNames;
+  readonly warn?: (message: string) => void;
 }
 
 /**
@@ -60,6 +78,15 @@ export class ReplicationDriver implements ReplicatedNames {
   readonly #contacts = new Map<string, PeerAddress>();
   /** Members that are alive or suspect: the only senders whose replica messages count. */
   readonly #live = new Set<string>();
+  /** The pair's side of replication, when the nameserver has a partner. */
+  readonly #pair: PairLink | undefined;
+  /**
+   * Our names restored from storage as the nameserver started, unchanged since: a partner's
+   * handback may find them stale (see replica-takeover.ts). Only names published while
+   * `#restoring` count, so a registration made since is never taken for a stale copy.
+   */
+  readonly #restored = new Set<string>();
+  #restoring = false;
   #notMember = 0;
   #unaddressed = 0;
   /** After the federation left: the view still follows local changes, nothing is sent. */
@@ -68,24 +95,43 @@ export class ReplicationDriver implements ReplicatedNames {
   constructor(self: string, host: ReplicationHost, timing?: Partial<ReplicaTiming>) {
     this.#replica = new RegistryReplica({ self, ...(timing && { timing }), ...(host.counters && { version: host.counters.version, clock: host.counters.clock }) });
     this.#host = host;
+    const request = host.request;
+    this.#pair =
+      host.pair === undefined || !request
+        ? undefined
+        : new PairLink(host.pair, {
+            self,
+            replica: this.#replica,
+            carry: (output) => this.#own(output),
+            request: (to, message, timeoutMs) => (this.#stopped ? Promise.reject(new Error("federation stopped")) : request(to, message, timeoutMs)),
+            ...(host.storage && { storage: host.storage }),
+            // Asked once per name: a handback reconciles a restored name, which is not stale for another.
+            restored: (name) => this.#restored.delete(name),
+            warn: host.warn ?? ((message) => process.emitWarning(message, "PyroFederationWarning")),
+          });
   }
 
   get stats(): ReplicationStats {
-    return { ...this.#replica.stats, notMember: this.#notMember, unaddressed: this.#unaddressed };
+    return { ...this.#replica.stats, notMember: this.#notMember, unaddressed: this.#unaddressed, ...(this.#pair && { pair: this.#pair.stats }) };
   }
 
   /** A membership event: joined or alive again shows the member's names, dead or left hides them. */
   memberChanged(now: number, { change, peer }: PeerChange): void {
     if (peer.self) return;
+    const pair = this.#pair?.endpoint === peer.endpoint ? this.#pair : undefined;
     if (change === "dead" || change === "left") {
       // Nothing is sent to a member that is down: its contact is dropped with it.
       this.#contacts.delete(peer.id);
-      if (this.#live.delete(peer.id)) this.#carry(this.#replica.peerDown(now, peer.id));
+      if (!this.#live.delete(peer.id)) return;
+      // The partner's names are taken over in the step that hides them: none stops answering here.
+      if (pair && !this.#stopped) pair.partnerDown(now, peer.id);
+      else this.#carry(this.#replica.peerDown(now, peer.id));
       return;
     }
     // Joined, alive, or suspect (a suspect is still a member; one that was dead may come back
     // as suspect): its names show from the moment it is live, once, not again at each refutation.
     this.#contacts.set(peer.id, contactOf(peer));
+    pair?.partnerLive(now, peer.id, contactOf(peer));
     if (this.#live.has(peer.id)) return;
     this.#live.add(peer.id);
     this.#carry(this.#replica.peerUp(now, peer.id));
@@ -98,10 +144,22 @@ export class ReplicationDriver implements ReplicatedNames {
       return;
     }
     this.#carry(this.#replica.receive(now, message));
+    if (message.kind === "digest") this.#pair?.digestAnswered(now, message.from);
+  }
+
+  /** A pair request from the inbox, already validated: answered at once. */
+  request(now: number, request: PairRequest): PairAnswer {
+    if (!this.#live.has(request.from)) {
+      this.#notMember++;
+      return refusal("not-member", `${request.from} is not a live member here`);
+    }
+    if (request.kind === "confirm") return this.#confirmFor(now, request);
+    return this.#pair ? this.#pair.answerHandback(now, request) : refusal("not-partner", "this nameserver has no pair partner");
   }
 
   tick(now: number): void {
     this.#carry(this.#replica.tick(now));
+    this.#pair?.tick(now);
   }
 
   nextDeadline(): number {
@@ -113,22 +171,56 @@ export class ReplicationDriver implements ReplicatedNames {
     this.#stopped = true;
   }
 
-  register(name: string, uri: string, metadata: readonly string[]): void {
-    this.#local(this.#replica.register(Date.now(), name, uri, metadata));
+  /**
+   * Registrations from now until `restored()` publish what the nameserver's storage held
+   * before it started (the nameserver does so in the turn its federation starts).
+   */
+  restoring(): void {
+    this.#restoring = true;
   }
 
-  remove(name: string): void {
-    this.#local(this.#replica.remove(Date.now(), name));
+  restored(): void {
+    this.#restoring = false;
   }
 
-  setMetadata(name: string, metadata: readonly string[]): void {
-    this.#local(this.#replica.setMetadata(Date.now(), name, metadata));
+  register(name: string, uri: string, metadata: readonly string[]): Acknowledgement {
+    const change = this.#replica.register(Date.now(), name, uri, metadata);
+    if (this.#restoring) this.#restored.add(name);
+    else this.#restored.delete(name);
+    return this.#local(change);
   }
 
-  /** A local change: its counters are kept (a restart must not reuse them) before it spreads. */
-  #local(change: ReplicaOutput): void {
+  remove(name: string): Acknowledgement {
+    this.#restored.delete(name);
+    return this.#local(this.#replica.remove(Date.now(), name));
+  }
+
+  setMetadata(name: string, metadata: readonly string[]): Acknowledgement {
+    this.#restored.delete(name);
+    return this.#local(this.#replica.setMetadata(Date.now(), name, metadata));
+  }
+
+  /** A local change: kept and spread, then (paired) confirmed to the partner before it is acknowledged. */
+  #local(change: LocalChange): Acknowledgement {
+    this.#own(change);
+    return this.#stopped ? undefined : this.#pair?.confirm(change.record);
+  }
+
+  /** A step that changed our own records: its counters are kept (a restart must not reuse them) before it spreads. */
+  #own(output: ReplicaOutput): void {
     this.#host.counters?.reached(this.#replica.version, this.#replica.clock);
-    this.#carry(change);
+    this.#carry(output);
+  }
+
+  /**
+   * A member's changes to hold before it acknowledges them (any live member may ask, paired
+   * with us or not): taken as a push of its own, forwarded as one, and accepted once held.
+   */
+  #confirmFor(now: number, request: ConfirmRequest): PairAnswer {
+    if (request.records.some((record) => record.origin !== request.from)) return refusal("forged", "a member confirms only records of its own origin");
+    this.#carry(this.#replica.receive(now, { kind: "push", from: request.from, hops: 0, records: request.records }));
+    const missing = request.records.find((record) => !this.#replica.holds(record));
+    return missing ? refusal("forged", `${missing.name} version ${missing.version} was not taken`) : { kind: "accepted", records: [] };
   }
 
   lookup(name: string): NameRecord | undefined {

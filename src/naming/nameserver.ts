@@ -7,7 +7,7 @@ import { compileNameRegex } from "./safe-regex.js";
 import type { PeerChange, PeerChangeKind, PeerInfo } from "../federation/member.js";
 import { checkRecordUri, parseQualified, type NameRecord } from "../federation/name-record.js";
 import type { NameEvent } from "../federation/replica-view.js";
-import type { ReplicatedNames } from "../federation/replication-driver.js";
+import type { Acknowledgement, ReplicatedNames } from "../federation/replication-driver.js";
 import { compareNames } from "./storage/memory-store.js";
 import { matchesTags, type NameQuery, type NameStorage, type Registration } from "./storage/name-storage.js";
 
@@ -74,6 +74,11 @@ export interface FederationView {
   readonly peerChanged: { connect(slot: (change: PeerChange) => unknown): unknown };
   readonly names: ReplicatedNames;
   readonly nameChanged: { connect(slot: (event: NameEvent) => unknown): unknown };
+}
+
+/** `value`, or once a pair partner acknowledged the change (see ReplicatedNames): only a paired nameserver answers late. */
+function settled<T>(acknowledgement: Acknowledgement, value: T): T | Promise<T> {
+  return acknowledgement ? acknowledgement.then(() => value) : value;
 }
 
 function entry(registration: Registration, origin?: string): NameEntry {
@@ -157,8 +162,11 @@ export class NameServer {
     return this.#federation?.peers() ?? [];
   }
 
-  /** Registers a name for a URI; returns the name registered (another one only with `unique`). */
-  register(name: string, uri: string, options: RegisterOptions = {}): string {
+  /**
+   * Registers a name for a URI; returns the name registered (another one only with `unique`).
+   * On a paired nameserver (federation `pair`), a promise of it, settled once the partner holds it.
+   */
+  register(name: string, uri: string, options: RegisterOptions = {}): string | Promise<string> {
     validateName(name);
     if (name === NAMESERVER_NAME) throw new NamingError(`${NAMESERVER_NAME} is the nameserver's own name`);
     const registration: Registration = { name: options?.unique ? this.#freeName(name) : name, uri: checkedUri(uri), metadata: validateTags(options?.metadata) };
@@ -173,9 +181,8 @@ export class NameServer {
       this.#storage.put(registration);
     }
     // Federated, the signal comes from the replica's event, as it does for a change made elsewhere.
-    if (names) names.register(registration.name, registration.uri, registration.metadata);
-    else this.registered.emit(registration.name, registration.uri, [...registration.metadata]);
-    return registration.name;
+    if (!names) this.registered.emit(registration.name, registration.uri, [...registration.metadata]);
+    return settled(names?.register(registration.name, registration.uri, registration.metadata), registration.name);
   }
 
   /** `name` if no one holds it here or in the cluster, else the first free `name-N` (N from 2). */
@@ -235,7 +242,7 @@ export class NameServer {
    * the nameserver's own. With `ifUri`, a name is removed only while it still maps to that
    * URI, so a daemon shutting down cannot remove the name its replacement registered.
    */
-  remove(target: string | RemoveQuery, options: { readonly ifUri?: string } = {}): number {
+  remove(target: string | RemoveQuery, options: { readonly ifUri?: string } = {}): number | Promise<number> {
     let names: string[];
     if (typeof target === "string") {
       names = [validateName(target)];
@@ -250,14 +257,15 @@ export class NameServer {
     }
     const removed = this.#storage.remove(names.filter((name) => name !== NAMESERVER_NAME));
     const cluster = this.#federation?.names;
+    const acks: Acknowledgement[] = [];
     for (const registration of removed) {
-      if (cluster) cluster.remove(registration.name);
+      if (cluster) acks.push(cluster.remove(registration.name));
       else this.removed.emit(registration.name, registration.uri);
     }
-    return removed.length;
+    return settled(acks.some(Boolean) ? Promise.all(acks).then(() => {}) : undefined, removed.length);
   }
 
-  setMetadata(name: string, metadata: readonly string[]): void {
+  setMetadata(name: string, metadata: readonly string[]): void | Promise<void> {
     validateName(name);
     if (name === NAMESERVER_NAME) throw new NamingError(`${NAMESERVER_NAME} is the nameserver's own name`);
     const tags = validateTags(metadata);
@@ -266,8 +274,8 @@ export class NameServer {
       throw new NamingError(`unknown name ${JSON.stringify(name)}`);
     }
     const names = this.#federation?.names;
-    if (names) names.setMetadata(name, tags);
-    else this.metadataChanged.emit(name, tags);
+    if (names) return names.setMetadata(name, tags);
+    this.metadataChanged.emit(name, tags);
   }
 
   count(): number {

@@ -93,6 +93,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
         bindHost: isIPv4(host) ? host : "0.0.0.0",
         ...(options.curve && { keys: readSecretKeyFile(options.curve.secretKeyFile) }),
         ...(identity && { identity }),
+        storage,
         transport: options,
       });
       nameserver._federate(federation);
