@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { MAX_AUTOCLEAN_SECONDS } from "../naming/autoclean.js";
 import { DEFAULT_BEACON_PORT, isClusterName } from "../federation/beacon-frame.js";
@@ -7,6 +6,7 @@ import { parseStaticPeer } from "../federation/federation-options.js";
 import { ConfigError } from "./config-error.js";
 import { nearest } from "./nearest.js";
 import { isMap, isScalar, isSeq, YamlSource, type Node, type Pair } from "./yaml-source.js";
+import { defaultDataDirectory } from "../naming/data-directory.js";
 
 /** How to run one nameserver. */
 export interface NameServerProfile {
@@ -75,10 +75,7 @@ const KEYS: Readonly<Record<string, Kind>> = {
   pair: "peer",
 };
 
-/** Where sql and dbm storage go when a profile names no file, as PyroLab keeps them in a data directory. */
-export function defaultDataDirectory(): string {
-  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "pyro-ts", "nameserver");
-}
+export { defaultDataDirectory };
 
 function defaultStorageFile(kind: "sqlite" | "file"): string {
   return join(defaultDataDirectory(), kind === "sqlite" ? "storage.sql" : "storage.journal");

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { defaultDataDirectory } from "../../config/nameserver-profiles.js";
+import { defaultDataDirectory } from "../data-directory.js";
 import { PidFileError } from "./host-errors.js";
 
 /**
