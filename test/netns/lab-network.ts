@@ -168,7 +168,7 @@ export class LabNetwork {
   spawn(host: string, args: readonly string[]): NodeChild {
     this.#assertLive();
     const via = ["ip", "netns", "exec", this.host(host).namespace];
-    const child = new NodeChild(`${host}: pyro-ts ${args.join(" ")}`, CLI, args, { stdin: "ignore", via, env: this.#env, cwd: this.#workDir });
+    const child = new NodeChild(`${host}: pyro-ts ${args.join(" ")}`, CLI, args, { stdin: "ignore", via, env: this.#envOf(host), cwd: this.#workDir });
     this.#processes.push({ host, child });
     return child;
   }
@@ -176,7 +176,12 @@ export class LabNetwork {
   /** Runs a command on `host` to its end (SIGKILLed after `timeoutMs`). */
   exec(host: string, command: readonly string[], timeoutMs = 10_000): Promise<CommandResult> {
     this.#assertLive();
-    return runCommand("ip", ["netns", "exec", this.host(host).namespace, ...command], { env: this.#env, cwd: this.#workDir, timeoutMs });
+    return runCommand("ip", ["netns", "exec", this.host(host).namespace, ...command], { env: this.#envOf(host), cwd: this.#workDir, timeoutMs });
+  }
+
+  /** A host's environment: its own run directory (pid and log files), as a machine of its own has. */
+  #envOf(host: string): NodeJS.ProcessEnv {
+    return { ...this.#env, PYRO_TS_RUN_DIR: join(this.#workDir, `run-${this.host(host).name}`) };
   }
 
   /** Runs `pyro-ts ...args` on `host` to its end. */
