@@ -35,7 +35,7 @@ export { startNameServer } from "./naming/start-nameserver.js";
 export type { NameServerOptions, RunningNameServer } from "./naming/start-nameserver.js";
 export { NAMESERVER_NAME, DEFAULT_NS_PORT, DEFAULT_BROADCAST_PORT, validateName } from "./names.js";
 export { openStorage } from "./naming/storage/open-storage.js";
-export type { NameStorage, Registration, NameQuery } from "./naming/storage/name-storage.js";
+export type { NameStorage, LocalNameStorage, SharedStore, StorageChange, Registration, NameQuery } from "./naming/storage/name-storage.js";
 export type { Remote, RemoteMethod, RemoteAttribute, ProxyControls, WritableKeys } from "./proxy/remote.js";
 export type { RemoteSignal } from "./proxy/remote-signal.js";
 export type { SignalGap } from "./proxy/subscriptions.js";

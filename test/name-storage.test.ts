@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NamingError, openStorage, type NameQuery, type NameStorage, type Registration } from "../src/index.js";
+import { NamingError, openStorage, type NameQuery, type LocalNameStorage, type Registration } from "../src/index.js";
 import { compileNameRegex } from "../src/naming/safe-regex.js";
 import { normalizeTags } from "../src/names.js";
 
@@ -14,7 +14,7 @@ const STORES = [
 ] as const;
 
 let dir: string;
-const open = new Set<NameStorage>();
+const open = new Set<LocalNameStorage>();
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "pyro-ts-names-"));
@@ -32,13 +32,13 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function openStore(spec: string): NameStorage {
+function openStore(spec: string): LocalNameStorage {
   const store = openStorage(spec);
   open.add(store);
   return store;
 }
 
-function closeStore(store: NameStorage): void {
+function closeStore(store: LocalNameStorage): void {
   open.delete(store);
   store.close();
 }
@@ -49,11 +49,11 @@ function reg(name: string, tags: readonly string[] = [], uri = `PYRO:obj${nextId
   return { name, uri, metadata: normalizeTags(tags) };
 }
 
-const names = (store: NameStorage, query: NameQuery = {}): string[] => store.list(query).map((r) => r.name);
+const names = (store: LocalNameStorage, query: NameQuery = {}): string[] => store.list(query).map((r) => r.name);
 const byName = (a: Registration, b: Registration): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 describe.each(STORES)("$kind name storage", ({ spec }) => {
-  let store: NameStorage;
+  let store: LocalNameStorage;
   beforeEach(() => {
     store = openStore(spec(dir));
   });
@@ -366,8 +366,8 @@ describe("file name storage journal", () => {
 });
 
 describe("every store answers the same", () => {
-  function eachStore(fill: (store: NameStorage) => void): Record<string, NameStorage> {
-    const stores: Record<string, NameStorage> = {};
+  function eachStore(fill: (store: LocalNameStorage) => void): Record<string, LocalNameStorage> {
+    const stores: Record<string, LocalNameStorage> = {};
     for (const { kind, spec } of STORES) {
       stores[kind] = openStore(spec(dir));
       fill(stores[kind]);

@@ -9,7 +9,7 @@ import { checkRecordUri, parseQualified, type NameRecord } from "../federation/n
 import type { NameEvent } from "../federation/replica-view.js";
 import type { Acknowledgement, ReplicatedNames } from "../federation/replication-driver.js";
 import { compareNames } from "./storage/memory-store.js";
-import { matchesTags, type NameQuery, type NameStorage, type Registration } from "./storage/name-storage.js";
+import { matchesTags, type NameQuery, type NameStorage, type Registration, type StorageChange } from "./storage/name-storage.js";
 
 /** A name's URI with its metadata tags. */
 export interface NameEntry {
@@ -76,6 +76,11 @@ export interface FederationView {
   readonly nameChanged: { connect(slot: (event: NameEvent) => unknown): unknown };
 }
 
+/** `then(value)`, at once for a value, once settled for a promise: a shared store's writes are asynchronous, the others' are not. */
+function after<T, R>(value: T | Promise<T>, then: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(then) : then(value);
+}
+
 /** `value`, or once a pair partner acknowledged the change (see ReplicatedNames): only a paired nameserver answers late. */
 function settled<T>(acknowledgement: Acknowledgement, value: T): T | Promise<T> {
   return acknowledgement ? acknowledgement.then(() => value) : value;
@@ -125,8 +130,17 @@ export class NameServer {
   readonly #storage: NameStorage;
   #federation: FederationView | undefined;
 
+  /**
+   * The shared store (etcd) rebuilt its view from a fresh listing, its history having been
+   * compacted away while this nameserver was cut off: the differences were told just before
+   * on `registered`, `removed` and `metadataChanged`, so no change went untold.
+   */
+  readonly resynced = new Signal<[]>();
+
   constructor(storage: NameStorage) {
     this.#storage = storage;
+    // A shared store tells every change, made here or on another nameserver, as it commits.
+    storage.shared?.changes.connect((change) => this.#relay(change));
   }
 
   /** Records the nameserver's own URI under its protected name. Local only: `_` members are never remote. */
@@ -173,16 +187,21 @@ export class NameServer {
     const names = this.#federation?.names;
     // Checked before storing, so a registration the cluster would refuse is not kept here either.
     if (names) checkRecordUri(registration.uri);
+    let stored: void | Promise<void>;
     if (options?.safe || options?.unique) {
       const elsewhere = names?.lookup(registration.name);
       if (elsewhere) throw new NamingError(`${JSON.stringify(registration.name)} is already registered (on nameserver ${elsewhere.origin.slice(0, 8)})`);
-      if (!this.#storage.putIfAbsent(registration)) throw new NamingError(`${JSON.stringify(registration.name)} is already registered`);
+      stored = after(this.#storage.putIfAbsent(registration), (done) => {
+        if (!done) throw new NamingError(`${JSON.stringify(registration.name)} is already registered`);
+      });
     } else {
-      this.#storage.put(registration);
+      stored = this.#storage.put(registration);
     }
-    // Federated, the signal comes from the replica's event, as it does for a change made elsewhere.
-    if (!names) this.registered.emit(registration.name, registration.uri, [...registration.metadata]);
-    return settled(names?.register(registration.name, registration.uri, registration.metadata), registration.name);
+    return after(stored, () => {
+      // Federated or on a shared store, the signal comes from the replica's or the store's event, as for a change made elsewhere.
+      if (!names && !this.#storage.shared) this.registered.emit(registration.name, registration.uri, [...registration.metadata]);
+      return settled(names?.register(registration.name, registration.uri, registration.metadata), registration.name);
+    });
   }
 
   /** `name` if no one holds it here or in the cluster, else the first free `name-N` (N from 2). */
@@ -255,27 +274,30 @@ export class NameServer {
     } else {
       throw new NamingError("remove needs a name, { prefix } or { regex }");
     }
-    const removed = this.#storage.remove(names.filter((name) => name !== NAMESERVER_NAME));
-    const cluster = this.#federation?.names;
-    const acks: Acknowledgement[] = [];
-    for (const registration of removed) {
-      if (cluster) acks.push(cluster.remove(registration.name));
-      else this.removed.emit(registration.name, registration.uri);
-    }
-    return settled(acks.some(Boolean) ? Promise.all(acks).then(() => {}) : undefined, removed.length);
+    return after(this.#storage.remove(names.filter((name) => name !== NAMESERVER_NAME)), (removed) => {
+      const cluster = this.#federation?.names;
+      const acks: Acknowledgement[] = [];
+      for (const registration of removed) {
+        if (cluster) acks.push(cluster.remove(registration.name));
+        else if (!this.#storage.shared) this.removed.emit(registration.name, registration.uri);
+      }
+      return settled(acks.some(Boolean) ? Promise.all(acks).then(() => {}) : undefined, removed.length);
+    });
   }
 
   setMetadata(name: string, metadata: readonly string[]): void | Promise<void> {
     validateName(name);
     if (name === NAMESERVER_NAME) throw new NamingError(`${NAMESERVER_NAME} is the nameserver's own name`);
     const tags = validateTags(metadata);
-    if (!this.#storage.setMetadata(name, tags)) {
-      this.#refuseForeign(name);
-      throw new NamingError(`unknown name ${JSON.stringify(name)}`);
-    }
-    const names = this.#federation?.names;
-    if (names) return names.setMetadata(name, tags);
-    this.metadataChanged.emit(name, tags);
+    return after(this.#storage.setMetadata(name, tags), (known) => {
+      if (!known) {
+        this.#refuseForeign(name);
+        throw new NamingError(`unknown name ${JSON.stringify(name)}`);
+      }
+      const names = this.#federation?.names;
+      if (names) return names.setMetadata(name, tags);
+      if (!this.#storage.shared) this.metadataChanged.emit(name, tags);
+    });
   }
 
   count(): number {
@@ -309,6 +331,15 @@ export class NameServer {
   #refuseForeign(name: string): void {
     const record = this.#federation?.names.lookup(name);
     if (record) throw new NamingError(`${JSON.stringify(name)} is registered on nameserver ${record.origin.slice(0, 8)}: only that nameserver can change or remove it`);
+  }
+
+  /** Emits the signals of a change in a shared store. */
+  #relay(change: StorageChange): void {
+    if (change.kind === "resync") return this.resynced.emit();
+    const { name, uri, metadata } = change.registration;
+    if (change.kind === "registered") this.registered.emit(name, uri, [...metadata]);
+    else if (change.kind === "removed") this.removed.emit(name, uri);
+    else this.metadataChanged.emit(name, [...metadata]);
   }
 
   /** Emits the signals of a change in the cluster's names (made here or anywhere). */

@@ -2,7 +2,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, w
 import { dirname } from "node:path";
 import { NamingError } from "../../errors.js";
 import { MemoryStore } from "./memory-store.js";
-import type { NameQuery, NameStorage, Registration } from "./name-storage.js";
+import type { NameQuery, LocalNameStorage, Registration } from "./name-storage.js";
 
 type JournalEntry =
   | { readonly op: "put"; readonly r: Registration }
@@ -16,7 +16,7 @@ type JournalEntry =
  * times the live data it is compacted into a new file, written aside and renamed over the
  * old one (atomic). Queries are answered from an in-memory index.
  */
-export class FileStore implements NameStorage {
+export class FileStore implements LocalNameStorage {
   readonly #path: string;
   readonly #index = new MemoryStore();
   #fd: number;

@@ -1,4 +1,4 @@
-import { matchesTags, type NameQuery, type NameStorage, type Registration } from "./name-storage.js";
+import { matchesTags, type NameQuery, type LocalNameStorage, type Registration } from "./name-storage.js";
 
 /**
  * Compares strings by code point, as SQLite's BINARY collation does on UTF-8, so every
@@ -36,7 +36,7 @@ function lowerBound(sorted: readonly string[], value: string): number {
  * are O(1): new names wait in a small unsorted list and removed ones stay in the sorted
  * index as stale entries, until the next query merges and compacts.
  */
-export class MemoryStore implements NameStorage {
+export class MemoryStore implements LocalNameStorage {
   readonly #byName = new Map<string, Registration>();
   readonly #byTag = new Map<string, Set<string>>();
   /** Sorted names; may hold removed (stale) names, skipped when read. */

@@ -23,20 +23,53 @@ export interface NameQuery {
   readonly metadataAny?: readonly string[];
 }
 
+/**
+ * Reads are answered at once (a shared store answers from a local view it keeps current);
+ * writes of a shared store resolve once the change is committed there, and reject with a
+ * NamingError when it cannot be (unreachable), changing nothing.
+ */
 export interface NameStorage {
   get(name: string): Registration | undefined;
   /** Inserts or replaces. */
-  put(registration: Registration): void;
-  /** Inserts only when the name is free; returns whether it did. */
-  putIfAbsent(registration: Registration): boolean;
+  put(registration: Registration): void | Promise<void>;
+  /** Inserts only when the name is free; returns whether it did (atomically, for a shared store). */
+  putIfAbsent(registration: Registration): boolean | Promise<boolean>;
   /** Replaces the tags of a name; returns false when the name is unknown. */
-  setMetadata(name: string, metadata: readonly string[]): boolean;
+  setMetadata(name: string, metadata: readonly string[]): boolean | Promise<boolean>;
   /** Removes names; returns the registrations that were there. */
-  remove(names: readonly string[]): Registration[];
+  remove(names: readonly string[]): Registration[] | Promise<Registration[]>;
   /** Registrations matching the query, ordered by name. */
   list(query: NameQuery): Registration[];
   count(): number;
+  close(): void | Promise<void>;
+  /**
+   * Present on a store shared by several nameservers (etcd): every change to it, made
+   * through this nameserver or another, in commit order. The nameserver announces these on
+   * its signals instead of its own writes.
+   */
+  readonly shared?: SharedStore;
+}
+
+/** A store of one nameserver's own (memory, file, sqlite): every operation is done when it returns. */
+export interface LocalNameStorage extends NameStorage {
+  put(registration: Registration): void;
+  putIfAbsent(registration: Registration): boolean;
+  setMetadata(name: string, metadata: readonly string[]): boolean;
+  remove(names: readonly string[]): Registration[];
   close(): void;
+}
+
+/** A change seen in a shared store. */
+export type StorageChange =
+  | { readonly kind: "registered" | "metadataChanged" | "removed"; readonly registration: Registration }
+  /** The view was rebuilt from a fresh listing (its history was compacted away): the differences came as changes just before this. */
+  | { readonly kind: "resync" };
+
+/** What a shared store adds: its changes, and whether its view is current. */
+export interface SharedStore {
+  readonly changes: { connect(slot: (change: StorageChange) => unknown): unknown };
+  /** Whether the view may be out of date (the store is unreachable); lookups still answer from it. */
+  readonly stale: boolean;
 }
 
 /** Whether a registration matches a query's tag criteria. */

@@ -1,14 +1,14 @@
 import { NamingError } from "../../errors.js";
 import { FileStore } from "./file-store.js";
 import { MemoryStore } from "./memory-store.js";
-import type { NameStorage } from "./name-storage.js";
+import type { LocalNameStorage } from "./name-storage.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 /** `memory`, `file:<path>` or `sqlite:<path>`. */
 export type StorageSpec = string;
 
 /** Opens the storage a spec names; throws NamingError for an unknown kind. */
-export function openStorage(spec: StorageSpec): NameStorage {
+export function openStorage(spec: StorageSpec): LocalNameStorage {
   if (spec === "memory") return new MemoryStore();
   const colon = spec.indexOf(":");
   const kind = colon < 0 ? spec : spec.slice(0, colon);

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { NamingError } from "../../errors.js";
-import type { NameQuery, NameStorage, Registration } from "./name-storage.js";
+import type { NameQuery, LocalNameStorage, Registration } from "./name-storage.js";
 
 interface Row {
   readonly name: string;
@@ -18,7 +18,7 @@ const SELECT = `SELECT r.name, r.uri,
  * tag. Every write is committed before it is acknowledged, so it survives a crash of the
  * nameserver process (synchronous=NORMAL: a power loss may lose the last commits).
  */
-export class SqliteStore implements NameStorage {
+export class SqliteStore implements LocalNameStorage {
   readonly #db: Database.Database;
   readonly #get: Database.Statement<[string], Row>;
   readonly #exists: Database.Statement<[string], { one: number }>;
