@@ -693,7 +693,7 @@ describe("pyro-ts call and info", () => {
     const meta = JSON.parse(nsInfo.stdout) as { methods: string[]; signals: string[] };
     // Only the API: registerSelf (a plain public method of NameServer) is not exposed.
     expect(meta.methods).toEqual(["conflicts", "count", "list", "lookup", "peers", "ping", "register", "remove", "setMetadata"]);
-    expect([...meta.signals].sort()).toEqual(["conflict", "metadataChanged", "peerChanged", "registered", "removed"]);
+    expect([...meta.signals].sort()).toEqual(["conflict", "metadataChanged", "peerChanged", "registered", "removed", "resynced"]);
   });
 });
 

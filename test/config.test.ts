@@ -218,6 +218,31 @@ describe("PyroLab nameserver files, read unchanged", () => {
   });
 });
 
+describe("etcd storage in a profile", () => {
+  it("storage_type etcd with etcd_endpoints, etcd_prefix and etcd_ttl makes an etcd:// storage spec", () => {
+    const read = profiles(`nameservers:
+  physics:
+    storage_type: etcd
+    etcd_endpoints: [127.0.0.1:2379, "127.0.0.2:2379"]
+    etcd_prefix: /labs/physics
+    etcd_ttl: 5
+  plain:
+    storage_type: etcd
+    etcd_endpoints: [etcd.example:2379]
+`);
+    expect(read.get("physics")!.storage).toBe("etcd://127.0.0.1:2379,127.0.0.2:2379/labs/physics?ttl=5");
+    expect(read.get("plain")!.storage).toBe("etcd://etcd.example:2379/pyro-ts");
+  });
+
+  it("refuses etcd keys without storage_type etcd, etcd without endpoints, and bad values, naming the line", () => {
+    expect(configError(() => profiles("nameservers:\n  p:\n    etcd_prefix: /x\n")).message).toMatch(/etcd_prefix need storage_type: etcd/);
+    expect(configError(() => profiles("nameservers:\n  p:\n    storage_type: etcd\n")).message).toMatch(/needs etcd_endpoints/);
+    expect(configError(() => profiles("nameservers:\n  p:\n    storage_type: etcd\n    etcd_endpoints: [127.0.0.1:2379]\n    etcd_prefix: /labs/a b\n")).message).toMatch(/lab\.yml:5: etcd_prefix: .*segment "a b"/);
+    expect(configError(() => profiles("nameservers:\n  p:\n    storage_type: etcd\n    etcd_endpoints: [127.0.0.1:2379]\n    etcd_ttl: 1\n")).message).toMatch(/etcd_ttl must be a whole number of seconds from 2/);
+    expect(configError(() => profiles("nameservers:\n  p:\n    storage_type: etcd\n    etcd_endpoints: [nohostport:x]\n")).message).toMatch(/etcd_endpoints/);
+  });
+});
+
 describe("which config file is read", () => {
   it("without any file, `default` is the built-in profile and other names are refused", () => {
     inDir(dir, () => {
@@ -309,7 +334,7 @@ describe("config errors name the file, the line and a fix", () => {
     expect(configError(() => profiles("nameservers:\n  - p:\n      ns_autoclean: -1\n")).message).toBe("lab.yml:3: ns_autoclean must be 0 (off) or a number of seconds from 1 to 2147483, got -1");
     expect(configError(() => profiles("nameservers:\n  - p:\n      ns_autoclean: fast\n")).message).toMatch(/^lab\.yml:3: ns_autoclean must be 0 \(off\) or a number of seconds/);
     const storage = configError(() => profiles("nameservers:\n  - p:\n      host: h\n      storage_type: bogus\n")).message;
-    expect(storage).toMatch(/^lab\.yml:4: storage_type must be one of memory, sql, sqlite, dbm, file, got "bogus"$/);
+    expect(storage).toMatch(/^lab\.yml:4: storage_type must be one of memory, sql, sqlite, dbm, file, etcd, got "bogus"$/);
     expect(configError(() => profiles("nameservers:\n  - p:\n      broadcast: yes\n")).message).toMatch(/^lab\.yml:3: broadcast must be true or false/);
     expect(configError(() => profiles('nameservers:\n  - p:\n      host: ""\n')).message).toMatch(/^lab\.yml:3: host must be a non-empty string/);
   });

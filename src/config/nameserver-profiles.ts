@@ -7,6 +7,7 @@ import { ConfigError } from "./config-error.js";
 import { nearest } from "./nearest.js";
 import { isMap, isScalar, isSeq, YamlSource, type Node, type Pair } from "./yaml-source.js";
 import { defaultDataDirectory } from "../naming/data-directory.js";
+import { DEFAULT_ETCD_PREFIX, normalizePrefix } from "../etcd/etcd-spec.js";
 
 /** How to run one nameserver. */
 export interface NameServerProfile {
@@ -17,7 +18,7 @@ export interface NameServerProfile {
   readonly broadcast: boolean;
   /** Seconds between autoclean sweeps, 0 = off. */
   readonly autoclean: number;
-  /** `memory`, `file:<path>` or `sqlite:<path>`. */
+  /** `memory`, `file:<path>`, `sqlite:<path>` or `etcd://host:port[,host:port...]/prefix[?ttl=seconds]`. */
   readonly storage: string;
   /** CURVE key file of the nameserver, and the folder of client keys it admits. */
   readonly curveSecretKeyFile?: string;
@@ -48,7 +49,7 @@ export const DEFAULT_PROFILE: NameServerProfile = {
 /** PyroLab's top-level keys; only `nameservers` is read by pyro-ts so far. */
 const SECTIONS = ["nameservers", "daemons", "services", "autolaunch", "version"] as const;
 
-type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers" | "peer";
+type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers" | "peer" | "etcdPrefix" | "etcdTtl";
 
 /**
  * PyroLab's nameserver keys, as its versions spell them (`storage_file` or
@@ -73,6 +74,9 @@ const KEYS: Readonly<Record<string, Kind>> = {
   beacon_interval: "interval",
   peers: "peers",
   pair: "peer",
+  etcd_endpoints: "peers",
+  etcd_prefix: "etcdPrefix",
+  etcd_ttl: "etcdTtl",
 };
 
 export { defaultDataDirectory };
@@ -81,7 +85,10 @@ function defaultStorageFile(kind: "sqlite" | "file"): string {
   return join(defaultDataDirectory(), kind === "sqlite" ? "storage.sql" : "storage.journal");
 }
 
-const STORAGE_TYPES = ["memory", "sql", "sqlite", "dbm", "file"];
+const STORAGE_TYPES = ["memory", "sql", "sqlite", "dbm", "file", "etcd"];
+/** etcd's own minimum lease TTL is 2 s. */
+const MIN_ETCD_TTL = 2;
+const MAX_ETCD_TTL = 3600;
 
 /** A list of static peers, each `host:port` (or `host:port?key=<z85>`). */
 function peerList(source: YamlSource, node: unknown, key: string): string[] {
@@ -92,7 +99,7 @@ function peerList(source: YamlSource, node: unknown, key: string): string[] {
     try {
       parseStaticPeer(value);
     } catch (error) {
-      throw source.error(item as Node, (error as Error).message);
+      throw source.error(item as Node, `${key}: ${(error as Error).message}`);
     }
     return value;
   });
@@ -135,6 +142,16 @@ function scalarValue(source: YamlSource, node: unknown, key: string, kind: Exclu
     case "interval":
       if (typeof value !== "number" || !(value >= 0.05 && value <= 3600)) fail("a number of seconds from 0.05 to 3600");
       return value;
+    case "etcdPrefix":
+      if (typeof value !== "string") fail("a key prefix such as /labs/physics");
+      try {
+        return normalizePrefix(value as string);
+      } catch (error) {
+        throw source.error(node, `${key}: ${(error as Error).message}`);
+      }
+    case "etcdTtl":
+      if (typeof value !== "number" || !Number.isInteger(value) || value < MIN_ETCD_TTL || value > MAX_ETCD_TTL) fail(`a whole number of seconds from ${MIN_ETCD_TTL} to ${MAX_ETCD_TTL}`);
+      return value;
     case "peer":
       if (typeof value !== "string") fail("host:port");
       try {
@@ -166,6 +183,14 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
   const storageType = (values.storage_type as string | undefined) ?? (storageIsType ? storageKey : undefined) ?? "memory";
   const storageFile = (values.storage_file ?? values.storage_filename) as string | null | undefined;
   let storage = storageIsType ? undefined : storageKey;
+  const etcdKeys = ["etcd_endpoints", "etcd_prefix", "etcd_ttl"].filter((key) => values[key] !== undefined);
+  if (storageType !== "etcd" && etcdKeys.length > 0) throw source.error(node!, `${etcdKeys.join(", ")} need storage_type: etcd in nameserver profile ${JSON.stringify(name)}`);
+  if (storage === undefined && storageType === "etcd") {
+    const endpoints = values.etcd_endpoints as string[] | undefined;
+    if (!endpoints?.length) throw source.error(node!, `storage_type: etcd needs etcd_endpoints (a list of host:port) in nameserver profile ${JSON.stringify(name)}`);
+    const ttl = values.etcd_ttl === undefined ? "" : `?ttl=${values.etcd_ttl as number}`;
+    storage = `etcd://${endpoints.join(",")}${(values.etcd_prefix as string | undefined) ?? DEFAULT_ETCD_PREFIX}${ttl}`;
+  }
   if (storage === undefined) {
     const kind = storageType === "sql" || storageType === "sqlite" ? "sqlite" : "file";
     storage = storageType === "memory" ? "memory" : `${kind}:${storageFile ? resolve(storageFile) : defaultStorageFile(kind)}`;
