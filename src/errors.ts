@@ -59,6 +59,17 @@ export class NamingError extends PyroError {
   override name = "NamingError";
 }
 
+/**
+ * A shared store (etcd) did not commit a change within its time bound (unreachable, no
+ * quorum, or too slow): the registration, removal or tag change was not made. A NamingError,
+ * so callers that handle naming failures handle this one too; `retryable` says trying again
+ * later may work.
+ */
+export class EtcdUnavailableError extends NamingError {
+  override name = "EtcdUnavailableError";
+  readonly retryable = true;
+}
+
 /** The daemon refused a request: unknown object, daemon shutting down, bad registration. */
 export class DaemonError extends PyroError {
   override name = "DaemonError";

@@ -70,6 +70,10 @@ export interface SharedStore {
   readonly changes: { connect(slot: (change: StorageChange) => unknown): unknown };
   /** Whether the view may be out of date (the store is unreachable); lookups still answer from it. */
   readonly stale: boolean;
+  /** This nameserver's id in the store: the origin of the names registered through it. */
+  readonly id: string;
+  /** The id of the nameserver a name was registered through. */
+  originOf(name: string): string | undefined;
 }
 
 /** Whether a registration matches a query's tag criteria. */
