@@ -63,7 +63,7 @@ export function nameserverCommand(program: Command): void {
     .option("--bchost <host>", "broadcast responder address (profile: ns_bchost)")
     .option("--bcport <port>", "broadcast responder UDP port (profile: ns_bcport)", port)
     .option("-x, --no-broadcast", "do not answer broadcast lookups")
-    .option("-s, --storage <spec>", "memory, file:<path> or sqlite:<path>")
+    .option("-s, --storage <spec>", "memory, file:<path>, sqlite:<path>, or etcd://host:port[,host:port...]/prefix[?ttl=seconds] (shared by every nameserver on the prefix)")
     .option("--curve-secret <file>", "encrypt with CURVE using this key file (pyro-ts keygen); profile: curve_secret_key_file")
     .option("--authorized-clients <dir>", "admit only clients whose .pub file is in this folder; profile: curve_authorized_clients")
     .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", autocleanSeconds)

@@ -71,6 +71,9 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** What `ns ping` and `ns peers` add when the nameserver's shared store is unreachable. */
+const STALE = ": but its etcd storage cannot be reached, so its names may be stale (registrations fail until it is back)";
+
 export function nsCommand(program: Command): void {
   const ns = program.command("ns").description("talk to the nameserver");
 
@@ -148,19 +151,20 @@ export function nsCommand(program: Command): void {
   clientOptions(ns.command("ping"))
     .description("check that the nameserver answers")
     .action(async (flags: NsFlags) => {
-      const uri = await withNsFlags(flags, async (server) => {
+      const [uri, stale] = await withNsFlags(flags, async (server) => {
         await server.ping();
-        return server.$uri;
+        return [server.$uri, await server.stale] as const;
       });
-      process.stdout.write(`nameserver ${uri} is alive\n`);
+      process.stdout.write(`nameserver ${uri} is alive${stale ? STALE : ""}\n`);
     });
 
   clientOptions(ns.command("peers"))
     .description("print the federation's heartbeat table: every nameserver of the cluster and its state")
     .option("--json", "print JSON")
     .action(async (flags: NsFlags & { json?: boolean }) => {
-      const peers = await withNsFlags(flags, (server) => server.peers());
+      const [peers, stale] = await withNsFlags(flags, async (server) => [await server.peers(), await server.stale] as const);
       print(peers, flags.json === true, peerTable);
+      if (stale) process.stderr.write(`pyro-ts: the nameserver${STALE}\n`);
     });
 
   clientOptions(ns.command("conflicts"))

@@ -227,7 +227,7 @@ export class NameServer {
     validateName(name);
     const registration = this.#storage.get(name);
     if (!registration) throw new NamingError(`unknown name ${JSON.stringify(name)}`);
-    return options?.returnMetadata ? entry(registration, this.#federation?.id) : registration.uri;
+    return options?.returnMetadata ? entry(registration, this.#federation?.id ?? this.#storage.shared?.originOf(name)) : registration.uri;
   }
 
   /** Names matching every given criterion, ordered by name, with their URIs (or entries). */
@@ -306,14 +306,26 @@ export class NameServer {
     return names.count() + (this.#storage.get(NAMESERVER_NAME) ? 1 : 0);
   }
 
-  /** This nameserver's own registrations, name to URI, whether or not it federates (autoclean checks these). Local only. */
+  /** This nameserver's own registrations, name to URI, whether or not it federates or shares a store (autoclean checks these). Local only. */
   _ownNames(): Record<string, string> {
     const result: Record<string, string> = Object.create(null);
-    for (const registration of this.#storage.list({})) result[registration.name] = registration.uri;
+    const shared = this.#storage.shared;
+    for (const registration of this.#storage.list({})) {
+      if (!shared || registration.name === NAMESERVER_NAME || shared.originOf(registration.name) === shared.id) result[registration.name] = registration.uri;
+    }
     return result;
   }
 
   ping(): void {}
+
+  /**
+   * Whether the names may be out of date: the shared store (etcd) cannot be reached. Lookups
+   * still answer from the last view; registrations fail until it is back. Always false for
+   * a store of the nameserver's own.
+   */
+  get stale(): boolean {
+    return this.#storage.shared?.stale ?? false;
+  }
 
   /** The cluster's names and our own entry matching a query, ordered by name as the stores order them. */
   #clusterList(query: NameQuery): NameRecord[] {

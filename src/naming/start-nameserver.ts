@@ -4,7 +4,7 @@ import { Autocleaner } from "./autoclean.js";
 import { BroadcastResponder } from "./broadcast-responder.js";
 import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME } from "../names.js";
 import { NameServer } from "./nameserver.js";
-import { openStorage } from "./storage/open-storage.js";
+import { openNameStorage } from "./storage/open-storage.js";
 import { readSecretKeyFile } from "../transport/curve.js";
 import { Federation } from "../federation/federation.js";
 import { IdentityFile } from "./identity-file.js";
@@ -25,7 +25,7 @@ export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions,
   readonly bchost?: string;
   /** UDP port of the broadcast responder; default 9091, 0 picks a free one. */
   readonly bcport?: number;
-  /** `memory` (default), `file:<path>` or `sqlite:<path>`. */
+  /** `memory` (default), `file:<path>`, `sqlite:<path>`, or `etcd://host:port[,host:port...]/prefix[?ttl=seconds]` (shared by every nameserver on that prefix). */
   readonly storage?: string;
   /** Seconds between autoclean sweeps; 0 (the default) disables autoclean. */
   readonly autoclean?: number;
@@ -56,7 +56,11 @@ export interface RunningNameServer {
 
 /** Starts a nameserver: a Daemon serving a NameServer, plus broadcast responder and autoclean. */
 export async function startNameServer(options: NameServerOptions = {}): Promise<RunningNameServer> {
-  const storage = openStorage(options.storage ?? "memory");
+  const storage = await openNameStorage(options.storage ?? "memory");
+  if (storage.shared && options.federation) {
+    await storage.close();
+    throw new RangeError("federation and etcd storage do not combine: the nameservers on one etcd prefix already share their names");
+  }
   let daemon: Daemon | undefined;
   let responder: BroadcastResponder | undefined;
   let autocleaner: Autocleaner | undefined;
@@ -116,7 +120,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
           await responder?.close();
           await running.close();
           supervision._close();
-          storage.close();
+          await storage.close();
         })()),
     };
   } catch (error) {
@@ -125,7 +129,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
     await responder?.close();
     await daemon?.close();
     host?._close();
-    storage.close();
+    await storage.close();
     throw error;
   }
 }
