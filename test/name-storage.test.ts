@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NamingError, openStorage, type NameQuery, type LocalNameStorage, type Registration } from "../src/index.js";
+import { NamingError, openNameStorage, openStorage, type NameQuery, type LocalNameStorage, type Registration } from "../src/index.js";
 import { compileNameRegex } from "../src/naming/safe-regex.js";
 import { normalizeTags } from "../src/names.js";
 
@@ -253,13 +253,27 @@ describe("openStorage", () => {
   it("opens memory, file:<path> and sqlite:<path>, and names what is wrong with any other spec", () => {
     expect(() => openStorage("file:")).toThrow(/needs a path: file:<path>/);
     expect(() => openStorage("sqlite:")).toThrow(NamingError);
-    expect(() => openStorage("redis:localhost")).toThrow(/unknown storage "redis:localhost": use memory, file:<path> or sqlite:<path>/);
+    expect(() => openStorage("redis:localhost")).toThrow(/unknown storage "redis:localhost": use memory, file:<path>, sqlite:<path> or etcd:\/\/host:port\/prefix/);
+    // etcd is shared and opened asynchronously: openNameStorage.
+    expect(() => openStorage("etcd://127.0.0.1:2379/labs")).toThrow(/use openNameStorage/);
     expect(() => openStorage("")).toThrow(NamingError);
     expect(() => openStorage(`sqlite:${join(dir, "missing", "dir", "ns.db")}`)).toThrow(/cannot open sqlite name store/);
     for (const { spec } of STORES) {
       const store = openStore(spec(dir));
       store.put(reg("x"));
       expect(store.count()).toBe(1);
+    }
+  });
+});
+
+describe("openNameStorage", () => {
+  it("opens the local stores as openStorage does, and refuses a malformed etcd spec before connecting", async () => {
+    const store = await openNameStorage("memory");
+    store.put(reg("x"));
+    expect(store.count()).toBe(1);
+    await store.close();
+    for (const spec of ["etcd://127.0.0.1:2379/labs?ttl=1", "etcd://127.0.0.1:2379/labs?ttl=x", "etcd://127.0.0.1:2379/labs?retries=3", "etcd:///labs", "etcd://127.0.0.1:2379/a b"]) {
+      await expect(openNameStorage(spec), spec).rejects.toThrow(NamingError);
     }
   });
 });
