@@ -3,10 +3,12 @@
  * in the same run (a raw zeromq.js ROUTER/DEALER echo with the same payload and process
  * layout, unless the line says otherwise), and their ratio (>1 means pyro-ts is better).
  * Then the federation figures of simulated nameservers, each beside its FEDERATION.md goal
- * (figure / goal: at most 1 meets it).
+ * (figure / goal: at most 1 meets it). The etcd storage figures (bench/etcd-benchmarks.ts) need
+ * the `etcd` binary; without it one line says how to install it and the rest runs.
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { etcdBenchmarks, type EtcdReport, type EtcdSizes } from "./etcd-benchmarks.js";
 import { federationBenchmarks, type GoalFigure } from "./federation-benchmarks.js";
 import { replicationBenchmarks } from "./replication-benchmarks.js";
 import { hostsTable, replicationHostsBenchmark } from "./replication-hosts.js";
@@ -17,6 +19,8 @@ const { values } = parseArgs({ options: { quick: { type: "boolean", default: fal
 
 const QUICK: Sizes = { warmup: 2000, sequential: 2000, pipelined: 5000, oneway: 10_000, loadMs: 1000, signals: 2000, mib1: 20, mib64: 1, lookups: 1000 };
 const FULL: Sizes = { warmup: 10_000, sequential: 20_000, pipelined: 100_000, oneway: 200_000, loadMs: 5000, signals: 20_000, mib1: 300, mib64: 5, lookups: 10_000 };
+const ETCD_QUICK: EtcdSizes = { warmup: 50, lookups: 1000, registrations: 100, signals: 100, rounds: 2 };
+const ETCD_FULL: EtcdSizes = { warmup: 200, lookups: 10_000, registrations: 1000, signals: 1000, rounds: 3 };
 
 function format(n: number): string {
   if (n >= 100) return Math.round(n).toLocaleString("en-US");
@@ -39,15 +43,21 @@ function goalTable(figures: readonly GoalFigure[]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
 }
 
+function etcdTable(report: EtcdReport): string {
+  if (report.skipped) return `etcd storage figures skipped: ${report.skipped}`;
+  return `${table(report.figures)}\n${report.notes.map((note) => `  ${note}`).join("\n")}`;
+}
+
 const started = Date.now();
 const sizes = values.quick ? QUICK : FULL;
 const figures = [...(await rpcBenchmarks(sizes)), ...storeBenchmarks(values.quick ? 10_000 : 100_000)];
+const etcd = await etcdBenchmarks(values.quick ? ETCD_QUICK : ETCD_FULL);
 const federation = federationBenchmarks(values.quick);
 const notes = federation.notes.map((note) => `  ${note}`).join("\n");
 const replication = replicationBenchmarks(values.quick);
 const replicationNotes = replication.notes.map((note) => `  ${note}`).join("\n");
 const hosts = await replicationHostsBenchmark(values.quick);
-process.stdout.write(`${table(figures)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${hostsTable(hosts)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
+process.stdout.write(`${table(figures)}\n\n${etcdTable(etcd)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${hostsTable(hosts)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
 if (values.json) {
-  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, federation, replication, hosts }, null, 2)}\n`);
+  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, etcd, federation, replication, hosts }, null, 2)}\n`);
 }
