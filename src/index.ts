@@ -31,6 +31,8 @@ export type { FederationOptions } from "./federation/federation-options.js";
 export type { PeerInfo, PeerChange, PeerChangeKind, MemberState } from "./federation/member.js";
 export type { MembershipTiming } from "./federation/membership-timing.js";
 export { DEFAULT_BEACON_PORT } from "./federation/beacon-frame.js";
+export { GlobalBridge, parseGlobalSpec } from "./global/index.js";
+export type { GlobalSpec, BridgeStats } from "./global/index.js";
 export { startNameServer } from "./naming/start-nameserver.js";
 export type { NameServerOptions, RunningNameServer } from "./naming/start-nameserver.js";
 export { NAMESERVER_NAME, DEFAULT_NS_PORT, DEFAULT_BROADCAST_PORT, validateName } from "./names.js";

@@ -3,6 +3,7 @@ import { startNameServer } from "../../src/index.js";
 import { mkdirSync } from "node:fs";
 import { defaultDataDirectory, nameServerProfile, type NameServerProfile } from "../../src/config/nameserver-profiles.js";
 import { autocleanSeconds, port, positiveNumber, UsageError } from "../output.js";
+import { checkGlobalCluster, parseGlobalSpec } from "../../src/global/global-spec.js";
 import { announceRunning, detachNameServer, forgetRunning, reportStartFailure } from "./nameserver-detach.js";
 
 interface NameServerFlags {
@@ -22,6 +23,7 @@ interface NameServerFlags {
   beaconInterval?: number;
   peer?: string[];
   pair?: string;
+  global?: string;
   detach?: boolean;
   /** Hidden: set on the command line of a detached nameserver (its working directory, its log). */
   detachedChild?: string;
@@ -37,11 +39,26 @@ function federationOptions(flags: NameServerFlags, profile: NameServerProfile) {
   const cluster = flags.federate ?? profile.federation;
   const peers = [...profile.peers, ...(flags.peer ?? [])];
   const pair = flags.pair ?? profile.pair;
+  const global = flags.global ?? profile.global;
   if (!cluster) {
-    if (peers.length > 0 || pair !== undefined || flags.beaconPort !== undefined || flags.beaconInterval !== undefined) throw new UsageError("--peer, --pair, --beacon-port and --beacon-interval need --federate <cluster>");
+    if (peers.length > 0 || pair !== undefined || global !== undefined || flags.beaconPort !== undefined || flags.beaconInterval !== undefined) throw new UsageError("--peer, --pair, --global, --beacon-port and --beacon-interval need --federate <cluster>");
     return {};
   }
-  return { federation: { cluster, beaconPort: flags.beaconPort ?? profile.beaconPort, beaconInterval: flags.beaconInterval ?? profile.beaconInterval, peers, ...(pair !== undefined && { pair }) } };
+  return {
+    federation: { cluster, beaconPort: flags.beaconPort ?? profile.beaconPort, beaconInterval: flags.beaconInterval ?? profile.beaconInterval, peers, ...(pair !== undefined && { pair }) },
+    ...(global !== undefined && { global: checkedGlobal(global, cluster) }),
+  };
+}
+
+/** A --global spec and the cluster it bridges, refused as a usage error when either will not do. */
+function checkedGlobal(spec: string, cluster: string): string {
+  try {
+    parseGlobalSpec(spec);
+    checkGlobalCluster(cluster);
+  } catch (error) {
+    throw new UsageError(`--global: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return spec;
 }
 
 function curveOptions(secretKeyFile: string | undefined, authorizedClients: string | undefined) {
@@ -72,6 +89,7 @@ export function nameserverCommand(program: Command): void {
     .option("--beacon-interval <seconds>", "seconds between beacons, default 1 (profile: beacon_interval)", positiveNumber)
     .option("--peer <host:port>", "also link to this nameserver, which no broadcast reaches (repeatable; profile: peers)", repeated)
     .option("--pair <host:port>", "the other nameserver of an active/standby pair: changes return once it holds them, and it answers for ours if we die (profile: pair)")
+    .option("--global <etcd spec>", "etcd://host:port[,host:port...]/prefix[?ttl=seconds]: the cluster's leader shares its names with the other clusters there, and brings theirs in (profile: global)")
     .option("--detach", "run in the background, outliving this command: print its URI and pid, then exit (stop it with pyro-ts ns stop)")
     .addOption(new Option("--detached-child <cwd>").hideHelp())
     .addOption(new Option("--log-file <file>").hideHelp())
@@ -102,6 +120,7 @@ export function nameserverCommand(program: Command): void {
       process.stdout.write(`nameserver running at ${ns.uri}\n`);
       if (ns.bcport !== undefined) process.stdout.write(`broadcast responder on udp port ${ns.bcport}\n`);
       if (ns.federation) process.stdout.write(`federating in cluster ${ns.federation.cluster} as ${ns.federation.id}, beacons on udp port ${ns.federation.beaconPort}\n`);
+      if (ns.global) process.stdout.write(`bridging cluster ${ns.global.cluster} to etcd ${ns.global.spec.endpoints.join(",")}${ns.global.spec.prefix} while it leads\n`);
       const stopped = new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once("SIGINT", stop);

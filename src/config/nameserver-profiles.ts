@@ -8,6 +8,7 @@ import { nearest } from "./nearest.js";
 import { isMap, isScalar, isSeq, YamlSource, type Node, type Pair } from "./yaml-source.js";
 import { defaultDataDirectory } from "../naming/data-directory.js";
 import { DEFAULT_ETCD_PREFIX, normalizePrefix } from "../etcd/etcd-spec.js";
+import { checkGlobalCluster, parseGlobalSpec } from "../global/global-spec.js";
 
 /** How to run one nameserver. */
 export interface NameServerProfile {
@@ -30,6 +31,8 @@ export interface NameServerProfile {
   readonly peers: readonly string[];
   /** The other nameserver of an active/standby pair, `host:port`. */
   readonly pair?: string;
+  /** Global discovery: `etcd://host:port[,host:port...]/prefix[?ttl=seconds]`, bridged by the cluster's leader (needs federation). */
+  readonly global?: string;
 }
 
 /** The built-in profile, so `-l default` works without any file. */
@@ -49,7 +52,7 @@ export const DEFAULT_PROFILE: NameServerProfile = {
 /** PyroLab's top-level keys; only `nameservers` is read by pyro-ts so far. */
 const SECTIONS = ["nameservers", "daemons", "services", "autolaunch", "version"] as const;
 
-type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers" | "peer" | "etcdPrefix" | "etcdTtl";
+type Kind = "string" | "port" | "seconds" | "boolean" | "storageType" | "optionalString" | "cluster" | "interval" | "peers" | "peer" | "etcdPrefix" | "etcdTtl" | "global";
 
 /**
  * PyroLab's nameserver keys, as its versions spell them (`storage_file` or
@@ -77,6 +80,7 @@ const KEYS: Readonly<Record<string, Kind>> = {
   etcd_endpoints: "peers",
   etcd_prefix: "etcdPrefix",
   etcd_ttl: "etcdTtl",
+  global: "global",
 };
 
 export { defaultDataDirectory };
@@ -152,6 +156,14 @@ function scalarValue(source: YamlSource, node: unknown, key: string, kind: Exclu
     case "etcdTtl":
       if (typeof value !== "number" || !Number.isInteger(value) || value < MIN_ETCD_TTL || value > MAX_ETCD_TTL) fail(`a whole number of seconds from ${MIN_ETCD_TTL} to ${MAX_ETCD_TTL}`);
       return value;
+    case "global":
+      if (typeof value !== "string") fail("an etcd spec such as etcd://host:2379/labs");
+      try {
+        parseGlobalSpec(value as string);
+      } catch (error) {
+        throw source.error(node, `${key}: ${(error as Error).message}`);
+      }
+      return value;
     case "peer":
       if (typeof value !== "string") fail("host:port");
       try {
@@ -184,6 +196,14 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
   const storageFile = (values.storage_file ?? values.storage_filename) as string | null | undefined;
   let storage = storageIsType ? undefined : storageKey;
   const etcdKeys = ["etcd_endpoints", "etcd_prefix", "etcd_ttl"].filter((key) => values[key] !== undefined);
+  if (values.global !== undefined && values.federation === undefined) throw source.error(node!, `global needs federation (the cluster its leader bridges) in nameserver profile ${JSON.stringify(name)}`);
+  if (values.global !== undefined) {
+    try {
+      checkGlobalCluster(values.federation as string);
+    } catch (error) {
+      throw source.error(node!, `global: ${(error as Error).message}`);
+    }
+  }
   if (storageType !== "etcd" && etcdKeys.length > 0) throw source.error(node!, `${etcdKeys.join(", ")} need storage_type: etcd in nameserver profile ${JSON.stringify(name)}`);
   if (storage === undefined && storageType === "etcd") {
     const endpoints = values.etcd_endpoints as string[] | undefined;
@@ -210,6 +230,7 @@ function readProfile(source: YamlSource, name: string, node: Node | null): NameS
     beaconInterval: (values.beacon_interval as number | undefined) ?? DEFAULT_PROFILE.beaconInterval,
     peers: (values.peers as string[] | undefined) ?? DEFAULT_PROFILE.peers,
     ...(values.pair !== undefined && { pair: values.pair as string }),
+    ...(values.global !== undefined && { global: values.global as string }),
   };
 }
 

@@ -49,3 +49,22 @@ export function normalizePrefix(prefix: string, context = prefix): string {
   }
   return `/${segments.join("/")}`;
 }
+
+/** etcd's minimum lease TTL, and a generous maximum. */
+const TTL_RANGE = [2, 3600] as const;
+
+/**
+ * Parses `etcd://host:port[,host:port...][/prefix][?ttl=seconds]` (a nameserver's storage or
+ * global spec): the spec, and the lease TTL it asks for (undefined: the caller's default).
+ */
+export function parseEtcdSpecWithTtl(spec: string): EtcdSpec & { readonly leaseTtl?: number } {
+  const mark = spec.indexOf("?");
+  const parsed = parseEtcdSpec(mark < 0 ? spec : spec.slice(0, mark));
+  if (mark < 0) return parsed;
+  const match = /^ttl=(\d{1,5})$/.exec(spec.slice(mark + 1));
+  const ttl = match ? Number(match[1]) : NaN;
+  if (!(ttl >= TTL_RANGE[0] && ttl <= TTL_RANGE[1])) {
+    throw new NamingError(`invalid etcd spec ${JSON.stringify(spec)}: the only option is ?ttl=<seconds>, from ${TTL_RANGE[0]} to ${TTL_RANGE[1]}`);
+  }
+  return { ...parsed, leaseTtl: ttl };
+}

@@ -1,12 +1,24 @@
 import type { Etcd3, IDuplexStream, IKeyValue, IWatchRequest, IWatchResponse } from "etcd3";
 import { bounded, describeError, pause, quiet } from "./etcd-client.js";
-import type { EtcdLayout } from "./etcd-layout.js";
-import type { EtcdEvent, EtcdKv, EtcdView, ViewChange } from "./etcd-view.js";
+import type { EtcdEvent, EtcdKv, ViewChange } from "./etcd-view.js";
+
+/** The key range a watch lists and watches: an EtcdLayout's names range, or any other (`namesEnd` excluded). */
+export interface WatchedRange {
+  readonly namesKey: Buffer;
+  readonly namesEnd: Buffer;
+}
+
+/** What a watch keeps current: a view loaded from a listing and moved on by events, each step returning its changes. EtcdView is one. */
+export interface WatchedView<C> {
+  readonly revision: number;
+  load(kvs: readonly EtcdKv[], revision: number): C[];
+  apply(events: readonly EtcdEvent[]): C[];
+}
 
 /** What the watch tells its owner. */
-export interface WatchHooks {
+export interface WatchHooks<C = ViewChange> {
   /** Changes applied to the view, in revision order; `resync`: they came from a fresh listing. */
-  changes(changes: readonly ViewChange[], resync: boolean): void;
+  changes(changes: readonly C[], resync: boolean): void;
   /** Said when something the owner should know happened (a resync, a cancelled watch). */
   log(message: string): void;
 }
@@ -24,11 +36,11 @@ const LISTING_ATTEMPT_MS = 2000;
  * differences and reports a resync. Every second it asks for a progress answer, so a watch
  * that went silent (a stopped or cut-off member) is found and reopened within a few seconds.
  */
-export class EtcdWatch {
+export class EtcdWatch<C = ViewChange> {
   readonly #client: Etcd3;
-  readonly #layout: EtcdLayout;
-  readonly #view: EtcdView;
-  readonly #hooks: WatchHooks;
+  readonly #layout: WatchedRange;
+  readonly #view: WatchedView<C>;
+  readonly #hooks: WatchHooks<C>;
   readonly #probeMs: number;
   #stream: WatchStream | undefined;
   #created = false;
@@ -39,7 +51,7 @@ export class EtcdWatch {
   #probe: NodeJS.Timeout | undefined;
   #waitCreated: (() => void) | undefined;
 
-  constructor(client: Etcd3, layout: EtcdLayout, view: EtcdView, hooks: WatchHooks, probeMs = 1000) {
+  constructor(client: Etcd3, layout: WatchedRange, view: WatchedView<C>, hooks: WatchHooks<C>, probeMs = 1000) {
     this.#client = client;
     this.#layout = layout;
     this.#view = view;

@@ -16,6 +16,7 @@ import type { OwnNames } from "./pair-link.js";
 import { refusal } from "./pair-message.js";
 import { PeerLinks } from "./peer-links.js";
 import type { NameEvent } from "./replica-view.js";
+import type { RemoteOrigins } from "./replica-remote.js";
 import { ReplicationDriver, type ReplicatedNames, type ReplicationStats } from "./replication-driver.js";
 
 /** What federation needs of the daemon serving the nameserver: a place for the peer inbox. */
@@ -72,6 +73,8 @@ export class Federation {
    * visible record was registered, removed or retagged, or an origin newly lost a name to another.
    */
   readonly nameChanged = new Signal<[event: NameEvent]>();
+  /** The cluster's leader as this nameserver sees it changed: the lowest live id, ours included (src/global bridges through it). */
+  readonly leaderChanged = new Signal<[leader: string]>();
   readonly #membership: Membership;
   readonly #replication: ReplicationDriver;
   readonly #beacons: BeaconSocket;
@@ -96,6 +99,7 @@ export class Federation {
       ...(pair !== undefined && { pair }),
       ...(host.storage && { storage: host.storage }),
       warn,
+      leaderChanged: (leader) => this.leaderChanged.emit(leader),
     });
     this.#beacons = beacons;
     this.#links = links;
@@ -189,6 +193,23 @@ export class Federation {
   /** The UDP port beacons are heard on. */
   get beaconPort(): number {
     return this.#beacons.port;
+  }
+
+  /** The cluster's leader as this nameserver sees it: the lowest live id, ours included. */
+  get leader(): string {
+    return this.#replication.leader;
+  }
+
+  /**
+   * @internal Runs a step of global discovery's bridge (src/global) on the replica's remote
+   * origins, and sends what it asks; undefined once the federation has left.
+   */
+  bridge<T>(step: (remote: RemoteOrigins, now: number) => T): T | undefined {
+    if (this.#stopped) return undefined;
+    const now = Date.now();
+    const result = this.#replication.bridge((remote) => step(remote, now));
+    this.#arm();
+    return result;
   }
 
   /** The heartbeat table, ourselves first. */

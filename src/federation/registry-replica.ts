@@ -2,11 +2,13 @@ import { NamingError } from "../errors.js";
 import { validateTags } from "../names.js";
 import { checkRecord, checkRecordName, checkRecordUri, isOriginId, MAX_COUNTER, type NameRecord } from "./name-record.js";
 import { MAX_HANDBACK, type HandbackEntry } from "./pair-message.js";
-import { MAX_HOPS, MAX_ORIGINS, MAX_PUSH_RECORDS, type ReplicaMessage } from "./replica-message.js";
+import { MAX_HOPS, MAX_ORIGINS, MAX_PUSH_RECORDS, type DigestMessage, type ReplicaMessage } from "./replica-message.js";
 import { digestHash } from "./replica-hash.js";
 import { ReplicaIntake, type ReplicaStats } from "./replica-intake.js";
+import { isRemoteOrigin } from "./remote-origin.js";
 import { OriginLiveness } from "./replica-liveness.js";
 import { answerDigest } from "./replica-packer.js";
+import { RemoteOrigins } from "./replica-remote.js";
 import { ReplicaStore } from "./replica-store.js";
 import { Takeover } from "./replica-takeover.js";
 import { DEFAULT_REPLICA_TIMING, type ReplicaTiming } from "./replica-timing.js";
@@ -77,6 +79,7 @@ export class RegistryReplica {
   readonly #liveness: OriginLiveness;
   readonly #intake: ReplicaIntake;
   readonly #takeover: Takeover;
+  readonly #remote: RemoteOrigins;
   #nextRound = NaN;
   #nextPrune = NaN;
   #sends: ReplicaSend[] = [];
@@ -96,6 +99,12 @@ export class RegistryReplica {
     this.#view = new NameView(this.#store, (record) => this.#liveness.visible(record.origin) && !this.#takeover.shadows(record));
     this.#intake = new ReplicaIntake(this.#self, this.#store, this.#view, this.#liveness);
     this.#takeover = new Takeover({ self: this.#self, store: this.#store, view: this.#view, write: (now, name, claim, uri, metadata) => this.#write(now, name, claim, uri, metadata) });
+    this.#remote = new RemoteOrigins({
+      self: this.#self, store: this.#store, view: this.#view, liveness: this.#liveness, stats: this.#intake.stats, timing: this.#timing, random: this.#random,
+      send: (to, message) => this.#send(to, message),
+      digest: (reply) => this.#digestMessage(reply),
+      see: (claim) => void (this.#clock = Math.max(this.#clock, claim)),
+    });
   }
 
   get self(): string {
@@ -158,9 +167,25 @@ export class RegistryReplica {
     return this.#change(now, name, held.claim, held.uri, tags);
   }
 
+  /**
+   * This member's leader changed (the lowest live id, ourselves included): other clusters'
+   * names are taken only from it, and stay shown while it takes them over (replica-remote.ts).
+   */
+  leaderChanged(now: number, leader: string): ReplicaOutput {
+    if (isOriginId(leader)) this.#remote.leaderChanged(now, leader);
+    return this.#flush();
+  }
+
+  /** A step of global discovery's bridge on the leader (writes of other clusters' names: RemoteOrigins), with its output. */
+  bridge<T>(step: (remote: RemoteOrigins) => T): { readonly result: T; readonly output: ReplicaOutput } {
+    const result = step(this.#remote);
+    this.#remote.flushPushes();
+    return { result, output: this.#flush() };
+  }
+
   /** A member joined or is alive again: its names show, and we swap digests with it. */
   peerUp(now: number, id: string): ReplicaOutput {
-    if (id === this.#self || !isOriginId(id)) return this.#flush();
+    if (id === this.#self || !isOriginId(id) || isRemoteOrigin(id)) return this.#flush();
     // Touched before the change, so the view compares what showed before with what shows after.
     this.#touchOrigin(id);
     this.#liveness.up(id);
@@ -252,6 +277,7 @@ export class RegistryReplica {
       this.#intake.forget(id);
     }
     this.#liveness.forget(now, this.#timing.originGrace);
+    this.#remote.tick(now);
     if (now >= this.#nextPrune) {
       this.#nextPrune = now + pruneEvery;
       this.#store.prune(now, this.#timing.tombstoneTtl);
@@ -262,16 +288,18 @@ export class RegistryReplica {
   /** The earliest time `tick` has work to do (-Infinity before the first tick). */
   nextDeadline(): number {
     if (Number.isNaN(this.#nextRound)) return -Infinity;
-    return Math.min(this.#liveness.peerCount > 0 ? this.#nextRound : Infinity, this.#nextPrune, this.#liveness.nextDeadline(this.#timing.originGrace));
+    return Math.min(this.#liveness.peerCount > 0 ? this.#nextRound : Infinity, this.#nextPrune, this.#liveness.nextDeadline(this.#timing.originGrace), this.#remote.nextDeadline());
   }
 
   /** A message from a peer, validated by parseReplicaMessage. */
-  receive(now: number, message: ReplicaMessage): ReplicaOutput {
-    if (message.from === this.#self) return this.#flush();
+  receive(now: number, received: ReplicaMessage): ReplicaOutput {
+    if (received.from === this.#self) return this.#flush();
+    // Other clusters' names only from our leader; and never forwarded (it pushes them to everyone).
+    const message = this.#remote.screen(now, received);
     switch (message.kind) {
       case "push": {
         this.#see(message.records);
-        const fresh = this.#intake.take(now, message.records);
+        const fresh = this.#remote.forwardable(this.#intake.take(now, message.records));
         if (fresh.length > 0 && message.hops < MAX_HOPS) this.#push(fresh, message.hops + 1, message.from);
         break;
       }
@@ -280,7 +308,9 @@ export class RegistryReplica {
         break;
       case "digest":
         this.#checkCounter(message.versions[this.#self]);
-        for (const records of answerDigest(this.#store, this.#self, message)) this.#send(message.from, records);
+        for (const records of answerDigest(this.#store, this.#self, message, (origin) => this.#remote.withhold(origin))) this.#send(message.from, records);
+        const taken = this.#remote.assertions(message);
+        if (taken) this.#send(message.from, taken);
         if (message.reply) this.#send(message.from, this.#digestMessage(false));
         break;
       case "records":
@@ -382,7 +412,7 @@ export class RegistryReplica {
     for (const record of records) if (record.origin !== this.#self) this.#clock = Math.max(this.#clock, record.claim);
   }
 
-  #digestMessage(reply: boolean): ReplicaMessage {
+  #digestMessage(reply: boolean): DigestMessage {
     return { kind: "digest", from: this.#self, versions: this.digest(), reply };
   }
 

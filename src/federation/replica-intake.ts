@@ -14,6 +14,8 @@ export interface ReplicaStats {
   stale: number;
   /** A peer held our origin above our counter (the persisted version was lost): the counter jumped past it. */
   counterJumps: number;
+  /** Records, ranges and snapshot parts of another cluster's origin from a member that is not our leader: refused (replica-remote.ts). */
+  remoteForged: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export class ReplicaIntake {
   readonly #liveness: OriginLiveness;
   /** Snapshots being received: the first name of the part expected next, by origin. */
   readonly #resync = new Map<string, string | null>();
-  readonly stats: ReplicaStats = { forged: 0, gone: 0, stale: 0, counterJumps: 0 };
+  readonly stats: ReplicaStats = { forged: 0, gone: 0, stale: 0, counterJumps: 0, remoteForged: 0 };
 
   constructor(self: string, store: ReplicaStore, view: NameView, liveness: OriginLiveness) {
     this.#self = self;

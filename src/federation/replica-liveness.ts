@@ -3,11 +3,14 @@
  * anti-entropy go to them, their names show), down (hidden, since when: declared dead or
  * left, or never reported up) and gone (dropped past their grace: since when, and the
  * version the replica had, which stays in its digest so peers do not send it again).
+ * Remote origins (other clusters' names, remote-origin.ts) are up or down the same way,
+ * as the leader reports them (replica-remote.ts), but are no peers: nothing is sent to them.
  */
 export class OriginLiveness {
   readonly #self: string;
   /** In the order they came, so a seeded random pick is reproducible. */
   readonly #up = new Set<string>();
+  readonly #upRemote = new Set<string>();
   readonly #down = new Map<string, number>();
   readonly #gone = new Map<string, { readonly since: number; readonly complete: number }>();
 
@@ -19,9 +22,9 @@ export class OriginLiveness {
     return this.#up.size;
   }
 
-  /** Whether an origin's names show: ours always, a peer's while it is up. */
+  /** Whether an origin's names show: ours always, a peer's or a remote origin's while it is up. */
   visible(origin: string): boolean {
-    return origin === this.#self || this.#up.has(origin);
+    return origin === this.#self || this.#up.has(origin) || this.#upRemote.has(origin);
   }
 
   isGone(origin: string): boolean {
@@ -37,16 +40,30 @@ export class OriginLiveness {
     return true;
   }
 
-  /** Marks a peer down from `now` (or from when it went down, if it already was); true when it was up. */
+  /** Marks a remote origin up (never a peer: pick() does not choose it); true when it was not. */
+  upRemote(id: string): boolean {
+    this.#gone.delete(id);
+    this.#down.delete(id);
+    if (this.#upRemote.has(id)) return false;
+    this.#upRemote.add(id);
+    return true;
+  }
+
+  /** Remote origins up now. */
+  remoteUp(): IterableIterator<string> {
+    return this.#upRemote.values();
+  }
+
+  /** Marks a peer or remote origin down from `now` (or from when it went down, if it already was); true when it was up. */
   down(now: number, id: string): boolean {
-    const wasUp = this.#up.delete(id);
+    const wasUp = this.#up.delete(id) || this.#upRemote.delete(id);
     if (!this.#down.has(id) && !this.#gone.has(id)) this.#down.set(id, now);
     return wasUp;
   }
 
   /** An origin a record came from: hidden from now if never reported up. */
   noted(now: number, origin: string): void {
-    if (origin !== this.#self && !this.#up.has(origin) && !this.#down.has(origin) && !this.#gone.has(origin)) this.#down.set(origin, now);
+    if (origin !== this.#self && !this.#up.has(origin) && !this.#upRemote.has(origin) && !this.#down.has(origin) && !this.#gone.has(origin)) this.#down.set(origin, now);
   }
 
   /** Origins down for `grace` or more by `now`, to drop. */

@@ -95,12 +95,13 @@ export class RecordsPacker {
  * What the sender of a digest lacks, from `self`'s store: for each origin, the records above
  * its version with a range up to our complete version; or, where it is behind our floor
  * (it may hold names whose tombstones we pruned), a snapshot. Nothing about the asker's
- * own origin: it is the authority there.
+ * own origin: it is the authority there; nor about origins `withhold` names (another
+ * cluster's, which only the leader sends: replica-remote.ts).
  */
-export function answerDigest(store: ReplicaStore, self: string, digest: DigestMessage): RecordsMessage[] {
+export function answerDigest(store: ReplicaStore, self: string, digest: DigestMessage, withhold: (origin: string) => boolean = () => false): RecordsMessage[] {
   const packer = new RecordsPacker(self);
   for (const [origin, entry] of store.origins()) {
-    if (origin === digest.from) continue;
+    if (origin === digest.from || withhold(origin)) continue;
     const theirs = digest.versions[origin] ?? 0;
     const held = [...entry.records.values()].map((h) => h.record);
     if (theirs < entry.floor) {

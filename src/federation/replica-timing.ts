@@ -32,6 +32,13 @@ export interface ReplicaTiming {
    * again whole when it returns.
    */
   readonly originGrace: number;
+  /**
+   * Other clusters' names (src/global) show while the cluster's leader publishes them.
+   * When the leader changes, they stay shown this long for the new one to take them over
+   * (membership timeouts and an etcd session: a few seconds), and are hidden after it if
+   * it does not (it runs without --global, or cannot reach etcd).
+   */
+  readonly remoteHandover: number;
 }
 
 export const DEFAULT_REPLICA_TIMING: ReplicaTiming = {
@@ -39,4 +46,5 @@ export const DEFAULT_REPLICA_TIMING: ReplicaTiming = {
   antiEntropyInterval: 2000,
   tombstoneTtl: 3_600_000,
   originGrace: 600_000,
+  remoteHandover: 30_000,
 };

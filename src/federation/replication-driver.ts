@@ -4,6 +4,7 @@ import { PairLink, type OwnNames, type PairStats } from "./pair-link.js";
 import { refusal, type ConfirmRequest, type PairAnswer, type PairRequest } from "./pair-message.js";
 import type { PeerAddress } from "./peer-links.js";
 import { RegistryReplica, type Conflict, type LocalChange, type NameEvent, type ReplicaOutput, type ReplicaStats } from "./registry-replica.js";
+import type { RemoteOrigins } from "./replica-remote.js";
 import type { ReplicaMessage } from "./replica-message.js";
 import type { ReplicaTiming } from "./replica-timing.js";
 
@@ -63,6 +64,8 @@ export interface ReplicationHost {
   /** The nameserver's storage, kept in step with the pair's takeovers and handbacks. */
   readonly storage?: OwnNames;
   readonly warn?: (message: string) => void;
+  /** The cluster's leader as this nameserver sees it changed (the lowest live id, itself included). */
+  readonly leaderChanged?: (leader: string) => void;
 }
 
 /**
@@ -89,12 +92,18 @@ export class ReplicationDriver implements ReplicatedNames {
   #restoring = false;
   #notMember = 0;
   #unaddressed = 0;
+  readonly #self: string;
+  /** The lowest live id, ours included: the one member that bridges the cluster to etcd (src/global). */
+  #leader: string;
   /** After the federation left: the view still follows local changes, nothing is sent. */
   #stopped = false;
 
   constructor(self: string, host: ReplicationHost, timing?: Partial<ReplicaTiming>) {
     this.#replica = new RegistryReplica({ self, ...(timing && { timing }), ...(host.counters && { version: host.counters.version, clock: host.counters.clock }) });
     this.#host = host;
+    this.#self = self;
+    this.#leader = self;
+    this.#carry(this.#replica.leaderChanged(Date.now(), self));
     const request = host.request;
     this.#pair =
       host.pair === undefined || !request
@@ -126,6 +135,7 @@ export class ReplicationDriver implements ReplicatedNames {
       // The partner's names are taken over in the step that hides them: none stops answering here.
       if (pair && !this.#stopped) pair.partnerDown(now, peer.id);
       else this.#carry(this.#replica.peerDown(now, peer.id));
+      this.#elect(now);
       return;
     }
     // Joined, alive, or suspect (a suspect is still a member; one that was dead may come back
@@ -135,6 +145,29 @@ export class ReplicationDriver implements ReplicatedNames {
     if (this.#live.has(peer.id)) return;
     this.#live.add(peer.id);
     this.#carry(this.#replica.peerUp(now, peer.id));
+    this.#elect(now);
+  }
+
+  /** The cluster's leader as this nameserver sees it: the lowest live id, its own included. */
+  get leader(): string {
+    return this.#leader;
+  }
+
+  /** A step of global discovery's bridge on the replica's remote origins (replica-remote.ts); its messages go out. */
+  bridge<T>(step: (remote: RemoteOrigins) => T): T {
+    const { result, output } = this.#replica.bridge(step);
+    this.#carry(output);
+    return result;
+  }
+
+  /** Recomputes the leader after a membership change; the replica and the host hear of a new one. */
+  #elect(now: number): void {
+    let leader = this.#self;
+    for (const id of this.#live) if (id < leader) leader = id;
+    if (leader === this.#leader) return;
+    this.#leader = leader;
+    this.#carry(this.#replica.leaderChanged(now, leader));
+    this.#host.leaderChanged?.(leader);
   }
 
   /** A replica message from the inbox, already validated; ignored unless its sender is a live member. */

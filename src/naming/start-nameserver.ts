@@ -9,6 +9,7 @@ import { readSecretKeyFile } from "../transport/curve.js";
 import { Federation } from "../federation/federation.js";
 import { IdentityFile } from "./identity-file.js";
 import type { FederationOptions } from "../federation/federation-options.js";
+import { checkGlobalCluster, GlobalBridge, parseGlobalSpec } from "../global/index.js";
 import { isIPv4 } from "node:net";
 import { NAMESERVER_HOST_ID, NameServerHost, type RespawnCommand } from "./host/nameserver-host.js";
 
@@ -34,6 +35,12 @@ export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions,
   /** Join the nameservers of a cluster (off unless given): beacons, heartbeat table, `peers()`. */
   readonly federation?: FederationOptions;
   /**
+   * Global discovery (needs `federation`): `etcd://host:port[,host:port...]/prefix[?ttl=seconds]`.
+   * While this nameserver leads its cluster, it writes the cluster's names under
+   * `<prefix>/<cluster>/` and brings every other cluster's names in (docs/federation.md).
+   */
+  readonly global?: string;
+  /**
    * How to start this nameserver again (set by the CLI for a detached nameserver): the
    * processes on this host that keep names respawn it so when it dies. Without it, they
    * only wait for it to come back.
@@ -51,11 +58,17 @@ export interface RunningNameServer {
   readonly bcport: number | undefined;
   /** The federation this nameserver takes part in, when it federates. */
   readonly federation: Federation | undefined;
+  /** Its bridge to other clusters through etcd, with `global`. */
+  readonly global: GlobalBridge | undefined;
   close(): Promise<void>;
 }
 
 /** Starts a nameserver: a Daemon serving a NameServer, plus broadcast responder and autoclean. */
 export async function startNameServer(options: NameServerOptions = {}): Promise<RunningNameServer> {
+  // Refused before anything opens: a bad spec or cluster name is a usage error, not a half-started nameserver.
+  const global = options.global === undefined ? undefined : parseGlobalSpec(options.global);
+  if (global && !options.federation) throw new RangeError("global discovery (--global) needs federation (--federate <cluster>): the cluster's leader is what bridges it");
+  if (global) checkGlobalCluster(options.federation!.cluster);
   const storage = await openNameStorage(options.storage ?? "memory");
   if (storage.shared && options.federation) {
     await storage.close();
@@ -65,6 +78,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
   let responder: BroadcastResponder | undefined;
   let autocleaner: Autocleaner | undefined;
   let federation: Federation | undefined;
+  let bridge: GlobalBridge | undefined;
   let host: NameServerHost | undefined;
   try {
     daemon = new Daemon({ ...options, host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_NS_PORT });
@@ -101,6 +115,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
         transport: options,
       });
       nameserver._federate(federation);
+      if (global) bridge = GlobalBridge.start(federation, { global, cluster: options.federation.cluster });
     }
     const running = daemon;
     const supervision = host;
@@ -111,11 +126,14 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
       nameserver,
       bcport: responder?.port,
       federation,
+      global: bridge,
       close: () =>
         (closing ??= (async () => {
           // First, so the host's processes and peers hear it while our daemon still answers.
           supervision._retire();
           await federation?.close();
+          // After the federation: its members know we left, so the next leader takes our names over in etcd before our lease goes.
+          await bridge?.close();
           await autocleaner?.stop();
           await responder?.close();
           await running.close();
@@ -125,6 +143,7 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
     };
   } catch (error) {
     await federation?.close();
+    await bridge?.close();
     await autocleaner?.stop();
     await responder?.close();
     await daemon?.close();

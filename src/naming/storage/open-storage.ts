@@ -1,5 +1,5 @@
 import { NamingError } from "../../errors.js";
-import { parseEtcdSpec } from "../../etcd/etcd-spec.js";
+import { parseEtcdSpecWithTtl } from "../../etcd/etcd-spec.js";
 import { EtcdStore } from "./etcd-store.js";
 import { FileStore } from "./file-store.js";
 import { MemoryStore } from "./memory-store.js";
@@ -8,9 +8,6 @@ import { SqliteStore } from "./sqlite-store.js";
 
 /** `memory`, `file:<path>`, `sqlite:<path>` or `etcd://host:port[,host:port...]/prefix[?ttl=seconds]`. */
 export type StorageSpec = string;
-
-/** etcd's minimum lease TTL, and a generous maximum. */
-const ETCD_TTL_RANGE = [2, 3600] as const;
 
 /** Opens a store of this nameserver's own (memory, file, sqlite); throws NamingError for an unknown kind. */
 export function openStorage(spec: StorageSpec): LocalNameStorage {
@@ -31,22 +28,6 @@ export function openStorage(spec: StorageSpec): LocalNameStorage {
  */
 export async function openNameStorage(spec: StorageSpec): Promise<NameStorage> {
   if (!spec.startsWith("etcd:")) return openStorage(spec);
-  const [location, query] = splitQuery(spec);
-  const { endpoints, prefix } = parseEtcdSpec(location);
-  return EtcdStore.open({ endpoints, prefix, ...(query !== undefined && { leaseTtl: leaseTtl(query, spec) }) });
-}
-
-function splitQuery(spec: string): [string, string | undefined] {
-  const mark = spec.indexOf("?");
-  return mark < 0 ? [spec, undefined] : [spec.slice(0, mark), spec.slice(mark + 1)];
-}
-
-/** The one query parameter an etcd spec takes: `ttl`, the lease TTL in whole seconds. */
-function leaseTtl(query: string, spec: string): number {
-  const match = /^ttl=(\d{1,5})$/.exec(query);
-  const ttl = match ? Number(match[1]) : NaN;
-  if (!(ttl >= ETCD_TTL_RANGE[0] && ttl <= ETCD_TTL_RANGE[1])) {
-    throw new NamingError(`invalid etcd storage ${JSON.stringify(spec)}: the only option is ?ttl=<seconds>, from ${ETCD_TTL_RANGE[0]} to ${ETCD_TTL_RANGE[1]}`);
-  }
-  return ttl;
+  const { endpoints, prefix, leaseTtl } = parseEtcdSpecWithTtl(spec);
+  return EtcdStore.open({ endpoints, prefix, ...(leaseTtl !== undefined && { leaseTtl }) });
 }
