@@ -46,7 +46,7 @@ describe("resilience", () => {
       proxy.$timeout = 2 ** 31;
     }).toThrow(RangeError);
     expect(() => {
-      proxy.$timeout = Infinity;
+      proxy.$timeout = -Infinity;
     }).toThrow(RangeError);
     await expect(connect(daemon.uriFor(daemon.registered()[0]!), { timeout: 2 ** 40 })).rejects.toThrow(RangeError);
   });

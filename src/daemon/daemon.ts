@@ -3,7 +3,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
-import { isSignal, type Signal } from "../signal.js";
+import { isSignal, Signal } from "../signal.js";
 import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
@@ -35,6 +35,12 @@ export function newObjectId(): string {
 
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
 
+/** A request still running whose caller waits for a reply; answered exactly once (see close()). */
+interface Unanswered {
+  readonly peer: Buffer;
+  readonly id: number;
+}
+
 export interface DaemonOptions extends TransportOptions {
   /**
    * Host or address other machines use to reach this daemon, put in its URIs (Pyro's
@@ -47,7 +53,10 @@ export interface DaemonOptions extends TransportOptions {
   readonly port?: number;
   /** Unix socket path: bind IPC instead of TCP. */
   readonly ipc?: string;
-  /** How long close() waits for calls in progress, in ms. Default 10000. */
+  /**
+   * How long close() waits for calls in progress, in ms (then they are answered with a
+   * DaemonError), and again for session/single instances to be disposed. Default 10000.
+   */
   readonly closeTimeout?: number;
   /** Unacknowledged signal events per connection before further events queue. Default 1000. */
   readonly eventWindow?: number;
@@ -65,7 +74,10 @@ export interface DaemonOptions extends TransportOptions {
    * `authorizedClients` any client that knows the daemon's public key may connect.
    */
   readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
-  /** Where the daemon reports what it cannot send back (failed oneway calls). Default: process warnings. */
+  /**
+   * Where the daemon reports what it cannot send back (failed oneway calls, an instance whose
+   * dispose threw). Default: process warnings. Replies a closing daemon can no longer send are not reported.
+   */
   readonly onError?: (error: unknown, context: string) => void;
 }
 
@@ -110,17 +122,27 @@ function signalOf(objectId: string, instance: object, shape: ExposedShape, name:
  */
 export class Daemon {
   readonly location: Location;
+  /**
+   * Emits a connection's `peerId` (as `callContext().peerId` told its calls) once each time the
+   * daemon lets it go: after heartbeatTimeout of silence (a client killed, a cable pulled), and
+   * on close() for the connections still open. Its session instances, locks and subscriptions
+   * are gone by then (session instances disposed, possibly still running).
+   */
+  readonly clientDisconnected = new Signal<[peerId: string]>();
   /** The daemon's CURVE public key, carried by its URIs. */
   readonly #publicKey: string | undefined;
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ServerSocket;
-  readonly #registry = new Registry();
+  readonly #registry: Registry;
   readonly #locks = new LockTable();
   readonly #peers: PeerTracker;
   readonly #signals: SignalHub;
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
   #inFlight = 0;
+  readonly #unanswered = new Set<Unanswered>();
+  /** Set once the socket is closing: replies then go nowhere, and that is no error. */
+  #silenced = false;
   /** Calls still running, per connection. */
   readonly #inFlightByPeer = new Map<string, number>();
   readonly #maxCallsPerConnection: number;
@@ -136,6 +158,7 @@ export class Daemon {
     // Checked before binding, so a bad value leaves no socket behind.
     const maxSubscriptions = positiveInteger("maxSubscriptionsPerConnection", options.maxSubscriptionsPerConnection, 1000);
     this.#onError = options.onError ?? defaultOnError;
+    this.#registry = new Registry(this.#onError);
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })
       : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 }).replace(/:0$/, ":*");
@@ -153,12 +176,7 @@ export class Daemon {
       send: (peer, frames) => this.#reply(peer, frames),
       onError: this.#onError,
     });
-    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => {
-      // The connection is gone: its subscriptions, session instances and locks go with it.
-      this.#signals.dropPeer(peerId);
-      this.#registry.endSession(peerId);
-      this.#locks.releasePeer(peerId);
-    }, (peerId) => this.#inFlightByPeer.has(peerId));
+    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => this.#dropPeer(peerId), (peerId) => this.#inFlightByPeer.has(peerId));
     this.#registry.add(new DaemonObject(this.#registry, this.#locks, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
@@ -221,9 +239,15 @@ export class Daemon {
       clearTimeout(timer);
     }
     this.#signals.clear();
+    // Calls still running past closeTimeout: their callers learn why now, while the socket can
+    // still tell them, rather than a connection lost; their late results are dropped.
+    for (const call of this.#unanswered) this.#replyError(call.peer, call.id, new DaemonError("the daemon was closed before the call finished"));
+    this.#unanswered.clear();
+    this.#silenced = true;
     await this.#socket.close();
-    this.#peers.stop();
+    for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
     this.#registry.clear();
+    await this.#registry.disposed(this.#closeTimeout);
     this.#state = "closed";
   }
 
@@ -250,8 +274,20 @@ export class Daemon {
     return `pyro-ts daemon on ${formatUri({ protocol: "PYRO", object: DAEMON_OBJECT_ID, location: this.location })}, ${this.#registry.ids().length} object(s), ${this.#peers.size} connection(s)`;
   }
 
+  /** The connection is gone: its subscriptions, session instances and locks go with it, then listeners are told. */
+  #dropPeer(peerId: string): void {
+    this.#signals.dropPeer(peerId);
+    this.#registry.endSession(peerId);
+    this.#locks.releasePeer(peerId);
+    this.clientDisconnected.emit(peerId);
+  }
+
   #reply(peer: Buffer, frames: OutFrame[]): void {
-    this.#socket.send(peer, frames).catch((error: unknown) => this.#onError(error, "sending a reply failed"));
+    if (this.#silenced) return;
+    this.#socket.send(peer, frames).catch((error: unknown) => {
+      // A send the closing socket refused: the caller learns it from its side (ConnectionClosedError).
+      if (!this.#silenced) this.#onError(error, "sending a reply failed");
+    });
   }
 
   #replyError(peer: Buffer, id: number, error: unknown): void {
@@ -353,12 +389,17 @@ export class Daemon {
     }
     this.#inFlight++;
     this.#inFlightByPeer.set(peerId, (this.#inFlightByPeer.get(peerId) ?? 0) + 1);
+    const call: Unanswered | undefined = oneway ? undefined : { peer, id: message.id };
+    if (call) this.#unanswered.add(call);
     Promise.resolve(result)
       .then(
         (value) => {
-          if (!oneway) this.#sendResult(peer, message.id, value);
+          // Not in the set any more: close() has answered it already.
+          if (call && this.#unanswered.delete(call)) this.#sendResult(peer, message.id, value);
         },
-        (error: unknown) => this.#failed(peer, message, error),
+        (error: unknown) => {
+          if (!call || this.#unanswered.delete(call)) this.#failed(peer, message, error);
+        },
       )
       .catch((error: unknown) => this.#onError(error, `answering ${message.kind} ${message.object} failed`))
       .finally(() => {

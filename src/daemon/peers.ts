@@ -67,10 +67,13 @@ export class PeerTracker {
     }
   }
 
-  stop(): void {
+  /** Stops sweeping and forgets every peer; returns those that were still live (not dropped yet). */
+  stop(): string[] {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    const live = [...this.#lastSeen.keys()];
     this.#lastSeen.clear();
     this.#forgotten.clear();
+    return live;
   }
 }

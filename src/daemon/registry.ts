@@ -26,10 +26,20 @@ interface ClassEntry {
 
 type Entry = InstanceEntry | ClassEntry;
 
+/** Where a registry reports a dispose that failed: nobody else is there to catch it. */
+export type DisposeErrorReporter = (error: unknown, context: string) => void;
+
 /** Objects and classes registered in a daemon, by id, and their instances per mode. */
 export class Registry {
   readonly #entries = new Map<string, Entry>();
   readonly #ids = new Map<object, string>();
+  readonly #onError: DisposeErrorReporter;
+  /** Disposals still running, so close() can let hardware be released before it returns. */
+  readonly #disposing = new Set<Promise<void>>();
+
+  constructor(onError: DisposeErrorReporter) {
+    this.#onError = onError;
+  }
 
   add(target: object, id: string): void {
     validateObjectId(id);
@@ -56,8 +66,10 @@ export class Registry {
     this.#entries.delete(entry.id);
     this.#ids.delete(entry.kind === "instance" ? entry.instance : entry.ctor);
     if (entry.kind === "class") {
-      for (const instance of entry.sessions.values()) void dispose(instance);
-      if (entry.single) void dispose(entry.single);
+      for (const instance of entry.sessions.values()) this.#dispose(instance);
+      entry.sessions.clear();
+      if (entry.single) this.#dispose(entry.single);
+      entry.single = undefined;
     }
     return entry.id;
   }
@@ -83,7 +95,7 @@ export class Registry {
     if (!entry) throw new DaemonError(`unknown object ${JSON.stringify(id)}`);
     if (entry.kind === "instance") return { instance: entry.instance, shape: shapeOf(entry.instance), done: noop };
     const instance = this.#instanceFor(entry, peerId);
-    const done = entry.mode === "percall" ? () => void dispose(instance) : noop;
+    const done = entry.mode === "percall" ? () => this.#dispose(instance) : noop;
     entry.shape ??= shapeOf(instance);
     if (!exposesAnything(entry.shape)) {
       done();
@@ -108,14 +120,15 @@ export class Registry {
     return entry.kind === "instance" ? entry.instance.constructor : entry.ctor;
   }
 
-  /** Drops the session instances of a connection that is gone. */
+  /** Drops the session instances of a connection that is gone, disposing each once. */
   endSession(peerId: string): void {
     for (const entry of this.#entries.values()) {
       if (entry.kind !== "class") continue;
       const instance = entry.sessions.get(peerId);
       if (instance) {
+        // Deleted first: a second end of the same session finds nothing to dispose.
         entry.sessions.delete(peerId);
-        void dispose(instance);
+        this.#dispose(instance);
       }
     }
   }
@@ -123,6 +136,29 @@ export class Registry {
   /** Removes everything, disposing created instances. */
   clear(): void {
     for (const id of [...this.#entries.keys()]) this.remove(id);
+  }
+
+  /** Resolves once the disposals under way have ended, or after `timeoutMs`, whichever is first. */
+  async disposed(timeoutMs: number): Promise<void> {
+    if (this.#disposing.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#disposing),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #dispose(instance: object): void {
+    const running = dispose(instance).catch((error: unknown) => {
+      try {
+        this.#onError(error, `disposing an instance of ${instance.constructor?.name ?? "object"} failed`);
+      } catch {
+        // A reporter that throws must not turn a failed release into an unhandled rejection.
+      }
+    });
+    this.#disposing.add(running);
+    void running.finally(() => this.#disposing.delete(running));
   }
 
   #instanceFor(entry: ClassEntry, peerId: string): object {
@@ -153,15 +189,13 @@ function construct(ctor: Constructor): object {
   }
 }
 
-/** Lets an instance the daemon created release what it holds, through Symbol.asyncDispose or Symbol.dispose. */
+/**
+ * Lets an instance the daemon created release what it holds (a lab instrument its hardware):
+ * the first of Symbol.asyncDispose, Symbol.dispose and a `dispose()` method it has. Rejects
+ * with what that threw.
+ */
 async function dispose(instance: object): Promise<void> {
-  const target = instance as Partial<AsyncDisposable & Disposable>;
-  try {
-    const asyncDispose = target[Symbol.asyncDispose];
-    const syncDispose = target[Symbol.dispose];
-    if (typeof asyncDispose === "function") await asyncDispose.call(instance);
-    else if (typeof syncDispose === "function") syncDispose.call(instance);
-  } catch (error) {
-    process.emitWarning(`disposing an instance of ${instance.constructor?.name ?? "object"} failed: ${String(error)}`, "PyroDisposeWarning");
-  }
+  const target = instance as Partial<AsyncDisposable & Disposable & { dispose: unknown }>;
+  const release = target[Symbol.asyncDispose] ?? target[Symbol.dispose] ?? target.dispose;
+  if (typeof release === "function") await (release as () => unknown).call(instance);
 }

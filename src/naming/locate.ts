@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { networkInterfaces } from "node:os";
 import { NamingError, SecurityError } from "../errors.js";
 import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../proxy/connect.js";
-import { validTimeout } from "../proxy/proxy.js";
+import { validCallTimeout, validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
 import { formatUri, parseUri } from "../uri.js";
 import { LOCATE_REQUEST } from "./broadcast-responder.js";
@@ -147,7 +147,7 @@ async function firstAnswering(addresses: readonly string[], options: LocateOptio
  */
 export async function locateNs(options: LocateOptions = {}): Promise<Remote<NameServer>> {
   // Checked before any connection is opened, so a bad value cannot leave one behind.
-  validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
+  validCallTimeout(options.timeout ?? DEFAULT_TIMEOUT);
   const timeout = validTimeout(options.locateTimeout ?? 2000);
   const explicit = nsAddresses(options);
   const autostart = autostartSettings(options.autostart);

@@ -4,12 +4,15 @@ import { checkZ85Key, generateKeyPair, readSecretKeyFile, type CurveKeyPair } fr
 import { resolveTransportOptions, type TransportOptions } from "../transport/options.js";
 import { endpointOf, formatUri, toUri, type PyroUri } from "../uri.js";
 import { acquireChannel, releaseChannel } from "./channel-pool.js";
-import { createProxy, fetchMetadata, validTimeout } from "./proxy.js";
+import { createProxy, fetchMetadata, validCallTimeout } from "./proxy.js";
 import type { Opened } from "./relocation.js";
 import type { Remote } from "./remote.js";
 
 export interface ConnectOptions extends TransportOptions {
-  /** Timeout of each call in ms (changeable later with `proxy.$timeout`). Default 30000. */
+  /**
+   * Timeout of each call in ms (changeable later with `proxy.$timeout`); 0 or Infinity: none,
+   * as Pyro's default (ours is 30000, so a call to a stuck daemon still ends).
+   */
   readonly timeout?: number;
   /**
    * CURVE: this client's key file (else a fresh key pair, fine for daemons that admit any
@@ -74,7 +77,7 @@ async function open(parsed: PyroUri, options: ConnectOptions, timeout: number): 
  */
 export async function connect<T>(uri: string | PyroUri, options: ConnectOptions = {}, relocate?: () => Promise<string>): Promise<Remote<T>> {
   const parsed = pyroUri(uri);
-  const timeout = validTimeout(options.timeout ?? DEFAULT_TIMEOUT);
+  const timeout = validCallTimeout(options.timeout ?? DEFAULT_TIMEOUT);
   const { connection, metadata } = await open(parsed, options, timeout);
   const relocator = relocate && { relocate, open: async (to: string, timeoutMs: number) => open(pyroUri(to), options, timeoutMs) };
   return createProxy<T>({ connection, metadata, timeout, relocator });

@@ -31,9 +31,23 @@ export async function fetchMetadata(channel: Channel, objectId: string, timeout:
 /** The longest delay a Node timer can wait; beyond it Node fires at once. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
+/** A duration a timer must wait (locateTimeout, wait, ...): ms from 1 to MAX_TIMEOUT_MS. */
 export function validTimeout(value: unknown): number {
   if (typeof value !== "number" || !(value > 0) || value > MAX_TIMEOUT_MS) {
     throw new RangeError(`a timeout must be a number of ms from 1 to ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * A call timeout (`timeout` option, `$timeout`): ms from 1 to MAX_TIMEOUT_MS, or 0 or Infinity
+ * for none (Pyro's default). "None" is kept as Infinity, so bounds like Math.min(timeout, x)
+ * and deadlines like timeout - elapsed stay right; no timer is ever armed with it.
+ */
+export function validCallTimeout(value: unknown): number {
+  if (value === 0 || value === Infinity) return Infinity;
+  if (typeof value !== "number" || !(value > 0) || value > MAX_TIMEOUT_MS) {
+    throw new RangeError(`a call timeout must be a number of ms from 1 to ${MAX_TIMEOUT_MS}, or 0 or Infinity for none, got ${String(value)}`);
   }
   return value;
 }
@@ -164,7 +178,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     },
     set(_target, prop, value) {
       if (prop === "$timeout") {
-        state.timeout = validTimeout(value);
+        state.timeout = validCallTimeout(value);
         return true;
       }
       throw new TypeError(`cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`);

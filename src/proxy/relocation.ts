@@ -7,6 +7,9 @@ import type { Channel } from "./channel.js";
 /** While calls wait on a lost connection, where the object went is asked at most this often. */
 export const RELOCATE_INTERVAL_MS = 1000;
 
+/** close() waits at most this long for an attempt under way, even for a proxy without call timeout. */
+const CLOSE_WAIT_MAX_MS = 30_000;
+
 /** The connection a proxy talks through: one object on one (shared) channel. */
 export interface Connection {
   /** The object's PYRO URI, formatted. */
@@ -43,7 +46,8 @@ export interface RelocationOptions {
 interface Waiter {
   readonly resolve: (connection: Connection) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Absent when calls have no timeout (Infinity): they wait for the connection as long as it takes. */
+  readonly timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -95,12 +99,14 @@ export class Relocation {
       const waiter: Waiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
-          this.#waiters.delete(waiter);
-          if (this.#waiters.size === 0) this.#stopRetry();
-          const why = this.#lastError ? ` (finding where it went failed: ${this.#lastError.message})` : "";
-          reject(new TimeoutError(`no connection to ${this.#current.uri} within ${timeoutMs} ms${why}`, { cause: this.#lastError }));
-        }, timeoutMs),
+        timer: Number.isFinite(timeoutMs)
+          ? setTimeout(() => {
+            this.#waiters.delete(waiter);
+            if (this.#waiters.size === 0) this.#stopRetry();
+            const why = this.#lastError ? ` (finding where it went failed: ${this.#lastError.message})` : "";
+            reject(new TimeoutError(`no connection to ${this.#current.uri} within ${timeoutMs} ms${why}`, { cause: this.#lastError }));
+          }, timeoutMs)
+          : undefined,
       };
       this.#waiters.add(waiter);
       this.#maybeAttempt();
@@ -120,7 +126,8 @@ export class Relocation {
     this.#waiters.clear();
     // Whatever an attempt opens after this is released by the attempt itself.
     const underWay = [this.#attempt, this.#asking].filter((p): p is Promise<void> => p !== undefined);
-    if (underWay.length > 0) await within(Promise.all(underWay), this.#options.timeout(), "the end of a relocation").catch(() => {});
+    const bound = Math.min(this.#options.timeout(), CLOSE_WAIT_MAX_MS);
+    if (underWay.length > 0) await within(Promise.all(underWay), bound, "the end of a relocation").catch(() => {});
   }
 
   #setConnected(connected: boolean): void {
@@ -208,8 +215,9 @@ export class Relocation {
 
 function noop(): void {}
 
-/** `promise`, or a TimeoutError after `ms`. */
+/** `promise`, or a TimeoutError after `ms` (never for Infinity: no call timeout). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  if (!Number.isFinite(ms)) return promise;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);

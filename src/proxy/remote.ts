@@ -44,7 +44,7 @@ export interface ProxyControls<T> {
    * is back or the proxy moved to where its name now points. Emits on changes only.
    */
   readonly $connectionChanged: Pick<Signal<[connected: boolean]>, "connect" | "disconnect" | "once">;
-  /** Timeout of each call in ms; assign to change it for this proxy. */
+  /** Timeout of each call in ms; assign to change it for this proxy (0 or Infinity: none, read back as Infinity). */
   $timeout: number;
   /** Writes a remote attribute. */
   $set<K extends WritableKeys<T>>(name: K, value: T[K]): Promise<void>;
