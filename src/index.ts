@@ -40,7 +40,7 @@ export { openStorage, openNameStorage } from "./naming/storage/open-storage.js";
 export { EtcdStore } from "./naming/storage/etcd-store.js";
 export type { EtcdStoreOptions } from "./naming/storage/etcd-store.js";
 export type { NameStorage, LocalNameStorage, SharedStore, StorageChange, Registration, NameQuery } from "./naming/storage/name-storage.js";
-export type { Remote, RemoteMethod, RemoteAttribute, ProxyControls, WritableKeys } from "./proxy/remote.js";
+export type { Remote, RemoteMethod, RemoteAttribute, ProxyControls, WritableKeys, LockLostReason } from "./proxy/remote.js";
 export type { RemoteSignal } from "./proxy/remote-signal.js";
 export type { SignalGap } from "./proxy/subscriptions.js";
 export type { TransportOptions } from "./transport/options.js";

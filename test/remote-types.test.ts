@@ -68,6 +68,15 @@ describe("Remote<T>", () => {
     expectTypeOf(() => laser.$connectionChanged.emit(true)).toBeFunction();
   });
 
+  it("has a local $lockLost signal that tells why, and only the proxy emits", () => {
+    type Lost = Remote<Laser>["$lockLost"];
+    expectTypeOf<Lost["connect"]>().parameter(0).toEqualTypeOf<Slot<[reason: "disconnected" | "reset" | "refused" | "moved"]>>();
+    expectTypeOf<Lost["connect"]>().returns.toEqualTypeOf<() => void>();
+    expectTypeOf<Lost["once"]>().returns.toEqualTypeOf<Promise<[reason: "disconnected" | "reset" | "refused" | "moved"]>>();
+    // @ts-expect-error users listen; they cannot emit
+    expectTypeOf(() => laser.$lockLost.emit("moved")).toBeFunction();
+  });
+
   it("keeps generic and overload-free signatures usable", () => {
     interface Api {
       add(a: number, b: number): number;

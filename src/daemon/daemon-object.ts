@@ -1,4 +1,6 @@
 import { expose, isLockable } from "../../decorators/index.js";
+import { ProtocolError } from "../errors.js";
+import { isLockToken } from "../protocol/message.js";
 import type { ObjectMetadata } from "../protocol/metadata.js";
 export { DAEMON_OBJECT_ID } from "../protocol/metadata.js";
 import { callContext } from "./call-context.js";
@@ -28,16 +30,22 @@ export class DaemonObject {
     return this.#registry.ids();
   }
 
-  /** Locks a @lockable object for the calling connection; `owner` names the holder in other clients' errors. */
-  lock(objectId: string, owner: string): void {
+  /**
+   * Locks a @lockable object for the calling proxy: `token` (random, chosen by the proxy) on
+   * the calling connection; `owner` names the holder in other clients' errors.
+   */
+  lock(objectId: string, owner: string, token: string): void {
     const peerId = this.#lockable(objectId);
     if (typeof owner !== "string" || owner.length === 0 || owner.length > 200) throw new TypeError("owner must be a string of 1-200 characters");
-    this.#locks.lock(objectId, peerId, owner);
+    if (!isLockToken(token)) throw badToken();
+    this.#locks.lock(objectId, peerId, token, owner);
   }
 
-  /** Releases the calling connection's lock of an object. */
-  unlock(objectId: string): void {
-    this.#locks.unlock(objectId, this.#lockable(objectId));
+  /** Releases the lock the calling proxy holds with `token`; without one it only fails when someone else holds it. */
+  unlock(objectId: string, token?: string): void {
+    const peerId = this.#lockable(objectId);
+    if (token !== undefined && !isLockToken(token)) throw badToken();
+    this.#locks.unlock(objectId, peerId, token);
   }
 
   /** Who holds an object's lock, if anyone. */
@@ -58,4 +66,8 @@ export class DaemonObject {
     if (typeof objectId !== "string") throw new TypeError("objectId must be a string");
     return this.#registry.shape(objectId, callContext()?.peerId ?? "").metadata;
   }
+}
+
+function badToken(): ProtocolError {
+  return new ProtocolError("a lock token must be a string of 16-64 characters A-Z a-z 0-9 _ -");
 }

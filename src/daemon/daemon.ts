@@ -416,7 +416,8 @@ export class Daemon {
   }
 
   #run(peer: Buffer, peerId: string, message: ObjectRequest): unknown {
-    this.#locks.check(message.object, peerId);
+    if (message.kind === "subscribe" || message.kind === "unsubscribe") this.#locks.checkConnection(message.object, peerId);
+    else this.#locks.check(message.object, peerId, message.lock);
     const { instance, shape, done } = this.#registry.resolve(message.object, peerId);
     let result: unknown;
     try {

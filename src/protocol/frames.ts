@@ -4,7 +4,7 @@
  *   frame 0  header, 12 bytes:
  *              0     version (1)
  *              1     kind code (message.ts KIND_CODES)
- *              2     flags: bit 0 = oneway
+ *              2     flags: bit 0 = oneway, bit 1 = lock token first in the body (call, get, set)
  *              3     reserved, 0
  *              4-7   correlation id, uint32 big-endian
  *              8-11  number of attachment frames, uint32 big-endian
@@ -18,10 +18,11 @@
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
-import { KIND_CODES, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
+import { isLockToken, KIND_CODES, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
 export const HEADER_SIZE = 12;
 const FLAG_ONEWAY = 1;
+const FLAG_LOCK = 2;
 const KIND_BY_CODE = new Map<number, MessageKind>(Object.entries(KIND_CODES).map(([kind, code]) => [code, kind as MessageKind]));
 
 /** One frame as handed to the socket: strings are sent as UTF-8 without an extra copy here. */
@@ -57,15 +58,24 @@ function withPayload(kind: MessageKind, id: number, flags: number, prefix: strin
   return [header(kind, id, flags, payload.attachments.length), body, ...payload.attachments];
 }
 
+/** Flag and body prefix of a request's lock token: nothing when it carries none. */
+function lockFlag(lock: string | undefined): number {
+  return lock === undefined ? 0 : FLAG_LOCK;
+}
+
+function lockPrefix(lock: string | undefined): string {
+  return lock === undefined ? "" : `${JSON.stringify(lock)},`;
+}
+
 /** Encodes a message into the frames a DEALER sends (or a ROUTER sends after the routing id). */
 export function encodeMessage(message: Message): OutFrame[] {
   switch (message.kind) {
     case "call":
-      return withPayload("call", message.id, message.oneway ? FLAG_ONEWAY : 0, `${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.args);
+      return withPayload("call", message.id, (message.oneway ? FLAG_ONEWAY : 0) | lockFlag(message.lock), `${lockPrefix(message.lock)}${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.args);
     case "get":
-      return [header("get", message.id, 0, 0), JSON.stringify([message.object, message.member])];
+      return [header("get", message.id, lockFlag(message.lock), 0), `[${lockPrefix(message.lock)}${JSON.stringify(message.object)},${JSON.stringify(message.member)}]`];
     case "set":
-      return withPayload("set", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.value);
+      return withPayload("set", message.id, lockFlag(message.lock), `${lockPrefix(message.lock)}${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.value);
     case "result":
     case "error":
       return withPayload(message.kind, message.id, 0, "", message.value);
@@ -185,6 +195,12 @@ function string(body: unknown[], index: number, what: string): string {
   return v;
 }
 
+function lockToken(body: unknown[]): string {
+  const v = body[0];
+  if (!isLockToken(v)) bad("lock token (body[0]) must be a string of 16-64 characters A-Z a-z 0-9 _ -");
+  return v;
+}
+
 function payload(body: unknown[], index: number, attachments: readonly Uint8Array[]): Payload {
   if (body.length !== index + 1 && body.length !== index + 2) bad(`body has ${body.length} items, expected ${index + 1} or ${index + 2}`);
   const meta = body[index + 1];
@@ -206,15 +222,19 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
   const attachments = frames.slice(2);
   if (declared !== attachments.length) bad(`header declares ${declared} attachment frame(s), message carries ${attachments.length}`);
   const body = parseBody(frames[1]!);
+  // Requests that carry a lock token have it first; the other items follow at offset 1.
+  const locked = (hb[2]! & FLAG_LOCK) !== 0 && (kind === "call" || kind === "get" || kind === "set");
+  const o = locked ? 1 : 0;
+  const lock = locked ? { lock: lockToken(body) } : {};
   switch (kind) {
     case "call":
-      return { kind, id, oneway: (hb[2]! & FLAG_ONEWAY) !== 0, object: string(body, 0, "object id"), member: string(body, 1, "member"), args: payload(body, 2, attachments) };
+      return { kind, id, oneway: (hb[2]! & FLAG_ONEWAY) !== 0, object: string(body, o, "object id"), member: string(body, o + 1, "member"), args: payload(body, o + 2, attachments), ...lock };
     case "get":
-      if (body.length !== 2) bad(`get body has ${body.length} items, expected 2`);
+      if (body.length !== o + 2) bad(`get body has ${body.length} items, expected ${o + 2}`);
       if (attachments.length !== 0) bad("get carries no attachments");
-      return { kind, id, object: string(body, 0, "object id"), member: string(body, 1, "member") };
+      return { kind, id, object: string(body, o, "object id"), member: string(body, o + 1, "member"), ...lock };
     case "set":
-      return { kind, id, object: string(body, 0, "object id"), member: string(body, 1, "member"), value: payload(body, 2, attachments) };
+      return { kind, id, object: string(body, o, "object id"), member: string(body, o + 1, "member"), value: payload(body, o + 2, attachments), ...lock };
     case "result":
     case "error":
       return { kind, id, value: payload(body, 0, attachments) };

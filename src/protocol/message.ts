@@ -17,6 +17,16 @@ export interface Payload {
   readonly attachments: readonly Uint8Array[];
 }
 
+/**
+ * A lock is held by one proxy, not by the shared connection: the proxy's random token rides
+ * on its call, get and set messages (flag bit 1). Absent: the sender holds no lock.
+ */
+export const LOCK_TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+
+export function isLockToken(value: unknown): value is string {
+  return typeof value === "string" && LOCK_TOKEN_PATTERN.test(value);
+}
+
 /** Client → daemon: call a method. */
 export interface CallMessage {
   readonly kind: "call";
@@ -26,6 +36,8 @@ export interface CallMessage {
   readonly member: string;
   /** Serialized array of arguments. */
   readonly args: Payload;
+  /** Lock token of the calling proxy, when it holds the object's lock. */
+  readonly lock?: string | undefined;
 }
 
 /** Client → daemon: read an attribute. */
@@ -34,6 +46,7 @@ export interface GetMessage {
   readonly id: number;
   readonly object: string;
   readonly member: string;
+  readonly lock?: string | undefined;
 }
 
 /** Client → daemon: write an attribute. */
@@ -43,6 +56,7 @@ export interface SetMessage {
   readonly object: string;
   readonly member: string;
   readonly value: Payload;
+  readonly lock?: string | undefined;
 }
 
 /** Daemon → client: the result of call, get or set `id`. */

@@ -39,6 +39,8 @@ export class Channel {
   readonly subscriptions: Subscriptions;
   /** Emits true when a connection to the daemon is made, false when it is lost (after the calls it fails). */
   readonly connection = new Signal<[connected: boolean]>();
+  /** Emits when the daemon says it had dropped this connection (its locks, sessions, subscriptions) for silence. */
+  readonly reset = new Signal();
   #everConnected = false;
   #securityError: SecurityError | undefined;
   #nextId = 1;
@@ -96,19 +98,22 @@ export class Channel {
     return !this.#closed && this.#socket.connected;
   }
 
-  /** Calls a method by name, untyped: what the typed proxy and the CLI are built on. */
-  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false): Promise<unknown> {
-    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args) }), timeoutMs);
+  /**
+   * Calls a method by name, untyped: what the typed proxy and the CLI are built on.
+   * `lock`: the token of the calling proxy's lock of `object`, when it holds one.
+   */
+  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string): Promise<unknown> {
+    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args), ...lockField(lock) }), timeoutMs);
   }
 
   /** Reads an attribute by name. */
-  get(object: string, member: string, timeoutMs: number): Promise<unknown> {
-    return this.request({ kind: "get", object, member }, timeoutMs);
+  get(object: string, member: string, timeoutMs: number, lock?: string): Promise<unknown> {
+    return this.request({ kind: "get", object, member, ...lockField(lock) }, timeoutMs);
   }
 
   /** Writes an attribute by name. */
-  async set(object: string, member: string, value: unknown, timeoutMs: number): Promise<void> {
-    await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value) }), timeoutMs);
+  async set(object: string, member: string, value: unknown, timeoutMs: number, lock?: string): Promise<void> {
+    await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value), ...lockField(lock) }), timeoutMs);
   }
 
   #encoding(build: () => Request, timeoutMs: number): Promise<unknown> {
@@ -227,6 +232,7 @@ export class Channel {
       // The daemon forgot us while we were silent: as after a reconnect.
       this.subscriptions.onDisconnect();
       this.subscriptions.onReconnect();
+      this.reset.emit();
       return;
     }
     if (message.kind !== "result" && message.kind !== "error") return;
@@ -263,6 +269,11 @@ export class Channel {
     clearTimeout(pending.timer);
     pending.reject(error);
   }
+}
+
+/** No property at all without a token, so such messages stay as they were. */
+function lockField(lock: string | undefined): { lock?: string } {
+  return lock === undefined ? {} : { lock };
 }
 
 function describe(message: Outgoing): string {

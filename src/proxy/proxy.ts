@@ -1,17 +1,24 @@
+import { randomBytes } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { inspect } from "node:util";
-import { ConnectionClosedError, UnknownMemberError } from "../errors.js";
+import { ConnectionClosedError, LockedError, UnknownMemberError } from "../errors.js";
 import { DAEMON_OBJECT_ID, type ObjectMetadata } from "../protocol/metadata.js";
 import type { Channel } from "./channel.js";
 import { Relocation, type Connection, type Relocator } from "./relocation.js";
+import { Signal } from "../signal.js";
 import { ProxySignal } from "./remote-signal.js";
-import type { Remote } from "./remote.js";
+import type { LockLostReason, Remote } from "./remote.js";
 
 const CLOSE_UNSUBSCRIBE_TIMEOUT_MS = 1000;
 
 /** Names the lock holder in other clients' LockedError: user, host and process. */
 function defaultOwner(): string {
   return `${userInfo().username}@${hostname()} (pid ${process.pid})`;
+}
+
+/** A proxy's lock token: 18 random bytes, 24 base64url characters (protocol/message.ts LOCK_TOKEN_PATTERN). */
+function newLockToken(): string {
+  return randomBytes(18).toString("base64url");
 }
 
 export interface ProxyState {
@@ -59,7 +66,23 @@ export function validCallTimeout(value: unknown): number {
 export function createProxy<T>(state: ProxyState): Remote<T> {
   let closed = false;
   let closing: Promise<void> | undefined;
-  let locked = false;
+  // The token of the lock this proxy holds, as far as it knows; sent with its calls, gets and sets.
+  let lockToken: string | undefined;
+  const lockLost = new Signal<[reason: LockLostReason]>();
+  const loseLock = (reason: LockLostReason): void => {
+    if (lockToken === undefined) return;
+    lockToken = undefined;
+    lockLost.emit(reason);
+  };
+  /** A request sent with `token` refused with LockedError: the daemon no longer holds that lock for us. */
+  const refusedLock = <R>(token: string | undefined, reply: Promise<R>): Promise<R> =>
+    token === undefined
+      ? reply
+      : reply.catch((error: unknown) => {
+        if (error instanceof LockedError && lockToken === token) loseLock("refused");
+        throw error;
+      });
+  const onReset = (): void => loseLock("reset");
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const signals = new Map<string, ProxySignal>();
   const oneway = () => new Set(state.metadata.oneway);
@@ -70,9 +93,19 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     moved: async ({ connection, metadata }) => {
       state.metadata = metadata;
       onewaySet = oneway();
-      locked = false; // a lock belongs to the daemon left behind
+      // A lock belongs to the daemon left behind.
+      loseLock("moved");
+      previousChannel.reset.disconnect(onReset);
+      previousChannel = connection.channel;
+      connection.channel.reset.connect(onReset);
       await Promise.all([...signals.values()].map((signal) => signal.moveTo(connection.channel, connection.objectId, connection.uri)));
     },
+  });
+  let previousChannel = state.connection.channel;
+  previousChannel.reset.connect(onReset);
+  // Lost, the connection comes back with a new routing id: the daemon drops the old one's locks.
+  link.connectionChanged.connect((connected) => {
+    if (!connected) loseLock("disconnected");
   });
   const uri = (): string => link.current.uri;
   const closedError = (): ConnectionClosedError => new ConnectionClosedError(`proxy for ${uri()} is closed`);
@@ -90,7 +123,10 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     return ready.then((connection) => request(connection, Math.max(1, timeout - (Date.now() - since))));
   };
   const call = (member: string, args: unknown[]): Promise<unknown> =>
-    send((c, timeout) => c.channel.invoke(c.objectId, member, args, timeout, onewaySet.has(member)));
+    send((c, timeout) => {
+      const token = lockToken;
+      return refusedLock(token, c.channel.invoke(c.objectId, member, args, timeout, onewaySet.has(member), token));
+    });
   const method = (member: string): ((...args: unknown[]) => Promise<unknown>) => {
     let fn = methods.get(member);
     if (!fn) {
@@ -102,7 +138,10 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
   // Lazy: the attribute is read only when awaited.
   const attribute = (member: string): PromiseLike<unknown> => ({
     then(onFulfilled, onRejected) {
-      return send((c, timeout) => c.channel.get(c.objectId, member, timeout)).then(onFulfilled, onRejected);
+      return send((c, timeout) => {
+        const token = lockToken;
+        return refusedLock(token, c.channel.get(c.objectId, member, timeout, token));
+      }).then(onFulfilled, onRejected);
     },
   });
   const controls: Record<string, unknown> = {
@@ -111,7 +150,10 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
       if (!state.metadata.writable.includes(name)) {
         throw new UnknownMemberError(`${uri()} has no writable attribute ${JSON.stringify(name)} (writable: ${state.metadata.writable.join(", ") || "none"})`);
       }
-      await send((c, timeout) => c.channel.set(c.objectId, name, value, timeout));
+      await send((c, timeout) => {
+        const token = lockToken;
+        return refusedLock(token, c.channel.set(c.objectId, name, value, timeout, token));
+      });
     },
     $meta: async (): Promise<ObjectMetadata> => {
       guard();
@@ -121,13 +163,17 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     },
     $lock: async (owner: string = defaultOwner()): Promise<void> => {
       guard();
-      await send((c, timeout) => c.channel.invoke(DAEMON_OBJECT_ID, "lock", [c.objectId, owner], timeout));
-      locked = true;
+      // Locking again while holding the lock keeps the token (harmless, as before).
+      const token = lockToken ?? newLockToken();
+      await send((c, timeout) => c.channel.invoke(DAEMON_OBJECT_ID, "lock", [c.objectId, owner, token], timeout));
+      lockToken = token;
     },
     $unlock: async (): Promise<void> => {
       guard();
-      await send((c, timeout) => c.channel.invoke(DAEMON_OBJECT_ID, "unlock", [c.objectId], timeout));
-      locked = false;
+      // Without a token the daemon only refuses when another proxy holds the lock.
+      const token = lockToken;
+      await send((c, timeout) => c.channel.invoke(DAEMON_OBJECT_ID, "unlock", token === undefined ? [c.objectId] : [c.objectId, token], timeout));
+      if (lockToken === token) lockToken = undefined;
     },
     $close: (): Promise<void> =>
       (closing ??= (async () => {
@@ -135,8 +181,11 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
         await link.close();
         const { channel, objectId, release } = link.current;
         const bound = Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS);
-        // The connection may outlive this proxy (shared): give its lock back now.
-        if (locked) await channel.invoke(DAEMON_OBJECT_ID, "unlock", [objectId], bound).catch(() => {});
+        channel.reset.disconnect(onReset);
+        // The connection may outlive this proxy (shared): give back the lock it holds, only its own.
+        const token = lockToken;
+        lockToken = undefined;
+        if (token !== undefined) await channel.invoke(DAEMON_OBJECT_ID, "unlock", [objectId, token], bound).catch(() => {});
         // Bounded: a daemon that is gone drops our subscriptions by itself.
         for (const signal of signals.values()) await signal.disconnectAll(bound);
         closed = true;
@@ -157,6 +206,8 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
           return uri();
         case "$connectionChanged":
           return link.connectionChanged;
+        case "$lockLost":
+          return lockLost;
         case "$timeout":
           return state.timeout;
       }
@@ -184,7 +235,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
       throw new TypeError(`cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`);
     },
     has(_target, prop) {
-      return typeof prop === "string" && (Object.hasOwn(controls, prop) || prop === "$uri" || prop === "$timeout" || prop === "$connectionChanged" || state.metadata.methods.includes(prop) || state.metadata.attributes.includes(prop) || state.metadata.signals.includes(prop));
+      return typeof prop === "string" && (Object.hasOwn(controls, prop) || prop === "$uri" || prop === "$timeout" || prop === "$connectionChanged" || prop === "$lockLost" || state.metadata.methods.includes(prop) || state.metadata.attributes.includes(prop) || state.metadata.signals.includes(prop));
     },
   };
   return new Proxy({}, handler) as Remote<T>;

@@ -35,6 +35,14 @@ export type RemoteMember<V> = V extends Signal<infer A>
     ? RemoteMethod<V>
     : RemoteAttribute<V>;
 
+/**
+ * Why a proxy's lock is gone: its connection was lost ("disconnected": it comes back as a new
+ * connection, and the daemon drops the old one's locks), the daemon had dropped it for
+ * silence ("reset"), a call made with the lock was refused because the daemon no longer
+ * holds it ("refused"), or the proxy moved to another daemon ("moved").
+ */
+export type LockLostReason = "disconnected" | "reset" | "refused" | "moved";
+
 /** Controls local to the proxy; never sent to the remote object. */
 export interface ProxyControls<T> {
   /** The PYRO URI this proxy talks to now (a PYRONAME proxy follows its name when its daemon goes away). */
@@ -50,11 +58,19 @@ export interface ProxyControls<T> {
   $set<K extends WritableKeys<T>>(name: K, value: T[K]): Promise<void>;
   /** Fetches the remote object's metadata again (methods, attributes, oneway methods, signals). */
   $meta(): Promise<ObjectMetadata>;
-  /** Locks a @lockable object for this connection; `owner` (default user@host (pid)) names the holder to others. */
+  /**
+   * Locks a @lockable object for this proxy (not its shared connection: other proxies, in this
+   * process too, are refused); `owner` (default user@host (pid)) names the holder to others.
+   */
   $lock(owner?: string): Promise<void>;
-  /** Releases this connection's lock. */
+  /** Releases this proxy's lock. */
   $unlock(): Promise<void>;
-  /** Releases the lock it holds and the connection (closed when the last proxy to the daemon is closed). */
+  /**
+   * Local, never remote: emits once each time a lock this proxy held is gone without $unlock
+   * or $close (connection lost or reset, a call refused for it, or a move to another daemon).
+   */
+  readonly $lockLost: Pick<Signal<[reason: LockLostReason]>, "connect" | "disconnect" | "once">;
+  /** Releases the lock this proxy holds and the connection (closed when the last proxy to the daemon is closed). */
   $close(): Promise<void>;
 }
 
