@@ -1,4 +1,4 @@
-import { afterEach } from "vitest";
+import { afterEach, beforeEach } from "vitest";
 import { connect, Daemon, type ConnectOptions, type DaemonOptions, type Remote } from "../src/index.js";
 
 type Closer = () => Promise<unknown>;
@@ -27,4 +27,16 @@ export function resources() {
       closers.push(closer);
     },
   };
+}
+
+/** The process warnings emitted during each test of the file, as `name: message` (emptied before each). */
+export function processWarnings(): readonly string[] {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(`${warning.name}: ${warning.message}`);
+  beforeEach(() => {
+    warnings.length = 0;
+    process.on("warning", onWarning);
+  });
+  afterEach(() => void process.off("warning", onWarning));
+  return warnings;
 }

@@ -3,24 +3,14 @@
  * nothing through the daemon's onError. What could not finish reaches its caller as a typed error.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CommunicationError, ConnectionClosedError, Daemon, DaemonError } from "../src/index.js";
 import { Laser } from "./fixtures/laser.js";
-import { resources } from "./helpers.js";
+import { processWarnings, resources } from "./helpers.js";
 
 const use = resources();
 
-let warnings: string[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(`${warning.name}: ${warning.message}`);
-};
-beforeEach(() => {
-  warnings = [];
-  process.on("warning", onWarning);
-});
-afterEach(() => {
-  process.off("warning", onWarning);
-});
+const warnings = processWarnings();
 
 /** How a promise settled, without letting a rejection go unhandled meanwhile. */
 function outcome<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {

@@ -3,55 +3,31 @@
  * it dies the lowest live rank respawns it (within 2 s) and every process registers its
  * names again (within 3 s). Real processes: the programs and the detached nameservers.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { connect, locateNs } from "../src/index.js";
 import type { NameServerHost } from "../src/naming/host/nameserver-host.js";
 import type { RankHolder } from "../src/naming/host/rank-table.js";
-import { freePort as freeTcpPort, pollFor } from "./host-processes.js";
-import { NodeChild } from "./node-child.js";
+import { fixture, freePort, pollFor, RunDir } from "./host-processes.js";
+import type { NodeChild } from "./node-child.js";
 
-const PROGRAM = fileURLToPath(new URL("../dist/test/fixtures/named-program.js", import.meta.url));
-const CLI = fileURLToPath(new URL("../dist/cli/pyro-ts.js", import.meta.url));
+const PROGRAM = fixture("named-program");
 
-let runDir: string;
+let run: RunDir;
 let port: number;
-const programs: NodeChild[] = [];
-/** Every nameserver pid seen, killed after the test: detached ones outlive their starters by design. */
-const nameservers = new Set<number>();
 
 beforeEach(async () => {
-  runDir = mkdtempSync(join(tmpdir(), "pyro-ts-respawn-"));
-  port = await freeTcpPort();
+  run = new RunDir();
+  port = await freePort();
 });
 
-afterEach(async () => {
-  for (const program of programs.splice(0)) await program.kill().catch(() => {});
-  const current = nameserverPid();
-  if (current) nameservers.add(current);
-  for (const pid of nameservers) killGroup(pid);
-  nameservers.clear();
-  rmSync(runDir, { recursive: true, force: true });
-});
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already.
-    }
-  }
-}
+// The programs first (a live one would respawn the nameserver), then every detached nameserver.
+afterEach(() => run.cleanup());
 
 function nameserverPid(): number | undefined {
   try {
-    return (JSON.parse(readFileSync(join(runDir, `nameserver-${port}.pid`), "utf8")) as { pid: number }).pid;
+    return (JSON.parse(readFileSync(join(run.path, `nameserver-${port}.pid`), "utf8")) as { pid: number }).pid;
   } catch {
     return undefined;
   }
@@ -59,7 +35,7 @@ function nameserverPid(): number | undefined {
 
 function logLines(): string[] {
   try {
-    return readFileSync(join(runDir, `nameserver-${port}.log`), "utf8").split("\n");
+    return readFileSync(join(run.path, `nameserver-${port}.log`), "utf8").split("\n");
   } catch {
     return [];
   }
@@ -72,14 +48,10 @@ function parentOf(pid: number): number {
 }
 
 async function startProgram(name: string): Promise<NodeChild> {
-  const program = new NodeChild(name, PROGRAM, [`127.0.0.1:${port}`, name, "autostart"], { env: { ...process.env, PYRO_TS_RUN_DIR: runDir } });
-  programs.push(program);
+  const program = run.spawn(name, PROGRAM, [`127.0.0.1:${port}`, name, "autostart"]);
   await program.waitForLine((line) => line.startsWith(`serving ${name}`), 15_000, "serving");
-  const pid = nameserverPid();
-  if (pid) nameservers.add(pid);
   return program;
 }
-
 
 async function holders(): Promise<RankHolder[]> {
   const host = await connect<NameServerHost>(`PYRO:pyro-ts.NameServerHost@127.0.0.1:${port}`, { timeout: 1000 });
@@ -133,7 +105,6 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
       return pid;
     });
     const back = Date.now() - killedAt;
-    nameservers.add(respawned);
     const allNames = await pollFor("both names again", 5000, async () => {
       const listed = await names();
       return listed.length === 2 ? listed : undefined;
@@ -155,9 +126,9 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
     const p1 = await startProgram("lab.one");
     await startProgram("lab.two");
     const first = nameserverPid()!;
-    const stop = new NodeChild("ns stop", CLI, ["ns", "stop", "-p", String(port)], { env: { ...process.env, PYRO_TS_RUN_DIR: runDir } });
-    expect(await stop.expectExit(15_000)).toEqual({ code: 0, signal: null });
-    expect(stop.lines.join("\n")).toContain(`stopped nameserver (pid ${first})`);
+    const stop = await run.cli(["ns", "stop", "-p", String(port)]);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stdout).toContain(`stopped nameserver (pid ${first})`);
     // Longer than a respawn takes (a few hundred ms): nothing comes back, no pid file appears.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(nameserverPid()).toBeUndefined();
@@ -166,17 +137,13 @@ describe("a host's nameserver, kept alive by the processes that use it", () => {
   });
 
   test("with file storage, a name no program re-registers is back with the respawned nameserver", async () => {
-    const env = { ...process.env, PYRO_TS_RUN_DIR: runDir };
-    const cli = (...args: string[]): NodeChild => new NodeChild(args.slice(0, 2).join(" "), CLI, args, { env });
-    const detach = cli("nameserver", "--detach", "-p", String(port), "--no-broadcast", "--storage", `file:${join(runDir, "names.journal")}`);
-    expect(await detach.expectExit(15_000)).toEqual({ code: 0, signal: null });
+    const detach = await run.cli(["nameserver", "--detach", "-p", String(port), "--no-broadcast", "--storage", `file:${join(run.path, "names.journal")}`]);
+    expect(detach.code, detach.stderr).toBe(0);
     const first = nameserverPid()!;
-    nameservers.add(first);
-    const register = cli("ns", "register", "lab.kept", "PYRO:laser@127.0.0.1:4711", "--ns", `127.0.0.1:${port}`);
-    expect(await register.expectExit(15_000)).toMatchObject({ code: 0 });
+    const register = await run.cli(["ns", "register", "lab.kept", "PYRO:laser@127.0.0.1:4711", "--ns", `127.0.0.1:${port}`]);
+    expect(register.code, register.stderr).toBe(0);
     // A program on the host holds a rank, so someone respawns the nameserver.
-    const program = new NodeChild("lab.one", PROGRAM, [`127.0.0.1:${port}`, "lab.one"], { env });
-    programs.push(program);
+    const program = run.spawn("lab.one", PROGRAM, [`127.0.0.1:${port}`, "lab.one"]);
     await program.waitForLine((line) => line.startsWith("serving lab.one"), 15_000, "serving");
 
     process.kill(first, "SIGKILL");

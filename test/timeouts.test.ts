@@ -5,25 +5,15 @@
  * and the absence of warnings show that none is armed.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { connect, DEFAULT_TIMEOUT, locateNs, lookup, startNameServer, TimeoutError, type Remote } from "../src/index.js";
 import { connect as connectFollowing } from "../src/proxy/connect.js";
 import { Laser } from "./fixtures/laser.js";
-import { resources } from "./helpers.js";
+import { processWarnings, resources } from "./helpers.js";
 
 const use = resources();
 
-let warnings: string[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(`${warning.name}: ${warning.message}`);
-};
-beforeEach(() => {
-  warnings = [];
-  process.on("warning", onWarning);
-});
-afterEach(() => {
-  process.off("warning", onWarning);
-});
+const warnings = processWarnings();
 
 /** Closed after the test, whatever happened. */
 function closeLater<T>(proxy: Remote<T>): Remote<T> {

@@ -72,10 +72,6 @@ export class HostGuard {
     }
   }
 
-  get rank(): number {
-    return this.#ticket.rank;
-  }
-
   /** Leaves the order (best effort, bounded) and stops watching. */
   async close(): Promise<void> {
     if (this.#closed) return;
