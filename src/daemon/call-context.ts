@@ -4,6 +4,35 @@ export interface CallContext {
   readonly peerId: string;
   /** The object id the call was addressed to. */
   readonly objectId: string;
+  /**
+   * Aborted when the stream this call returned ends before its generator does: the client
+   * broke off or closed its proxy, stopped waiting, went away, or the daemon closed. Never
+   * aborted for a call that returns a plain value.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** The context of one call; its AbortController is made only when someone asks for the signal. */
+export class ServedCall implements CallContext {
+  #controller: AbortController | undefined;
+
+  constructor(
+    readonly peerId: string,
+    readonly objectId: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal, when anyone has asked for it (else there is no one to tell). */
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason);
+  }
+
+  private get controller(): AbortController {
+    return (this.#controller ??= new AbortController());
+  }
 }
 
 let current: CallContext | undefined;
@@ -11,7 +40,8 @@ let current: CallContext | undefined;
 /**
  * The context of the remote call being served, or undefined outside one. Like Pyro's
  * current_context it is set while the method runs synchronously: read it before the
- * method's first `await`. (AsyncLocalStorage would follow awaits, but on Node 20 it slows
+ * method's first `await`. A stream's generator has it again at each step, up to its next
+ * `await` or `yield`. (AsyncLocalStorage would follow awaits, but on Node 20 it slows
  * every promise in the process.)
  */
 export function callContext(): CallContext | undefined {

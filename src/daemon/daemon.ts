@@ -1,16 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { hostname, networkInterfaces } from "node:os";
-import { toEnvelope, withoutProps } from "../codec/error-envelope.js";
-import { decodeValue, encodeValue } from "../codec/values.js";
+import { decodeValue } from "../codec/values.js";
 import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, Signal } from "../signal.js";
-import { decodeMessage, encodeBatch, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeBatch, encodeMessage, isBatch, messageSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
 import { ServerSocket } from "../transport/server-socket.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
-import { runInCallContext } from "./call-context.js";
+import { advertised, locationOf } from "./bound-location.js";
+import { runInCallContext, ServedCall } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
 import type { ExposedShape } from "./introspect.js";
@@ -18,6 +17,9 @@ import { LockTable } from "./locks.js";
 import { PeerTracker } from "./peers.js";
 import { SignalHub } from "./signal-hub.js";
 import { Registry } from "./registry.js";
+import { errorFrames, resultFrames } from "./reply-frames.js";
+import { isStreamable } from "./outgoing-stream.js";
+import { StreamResult, StreamTable } from "./stream-table.js";
 
 /** How an object is registered in the daemon. Names in the nameserver belong to the naming layer's Daemon. */
 export interface RegisterOptions {
@@ -68,6 +70,12 @@ export interface DaemonOptions extends TransportOptions {
   readonly maxConnections?: number;
   /** Signal subscriptions one connection may hold. Default 1000. */
   readonly maxSubscriptionsPerConnection?: number;
+  /** Streams (methods returning generators or async iterables) one connection may have open. Default 100. */
+  readonly maxStreamsPerConnection?: number;
+  /** Items of one stream sent and not yet consumed by the client, at most. Default 128. */
+  readonly streamWindow?: number;
+  /** Bytes of one stream's items sent and not yet consumed, at most (one item always may be). Default 8 MiB. */
+  readonly streamWindowBytes?: number;
   /**
    * CURVE encryption and client authentication: the daemon's key file (`pyro-ts keygen`),
    * and a folder of client `.pub` files it admits (re-read when it changes). Without
@@ -84,25 +92,6 @@ export interface DaemonOptions extends TransportOptions {
 const defaultOnError = (error: unknown, context: string): void => {
   process.emitWarning(`${context}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, "PyroDaemonWarning");
 };
-
-function locationOf(endpoint: string): Location {
-  if (endpoint.startsWith("ipc://")) return { transport: "ipc", path: endpoint.slice("ipc://".length) };
-  const match = /^tcp:\/\/(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
-  if (!match) throw new DaemonError(`cannot read the bound address from ${endpoint}`);
-  return { transport: "tcp", host: match[1] ?? match[2]!, port: Number(match[3]) };
-}
-
-/** The location to put in URIs: never an unspecified address, which nobody can connect to. */
-function advertised(bound: Location, host: string | undefined): Location {
-  if (bound.transport !== "tcp") return bound;
-  if (host) return { ...bound, host };
-  if (bound.host !== "0.0.0.0" && bound.host !== "::") return bound;
-  const family = bound.host === "::" ? ["IPv6", "IPv4"] : ["IPv4"];
-  const external = Object.values(networkInterfaces())
-    .flat()
-    .find((address) => address && !address.internal && family.includes(address.family));
-  return { ...bound, host: external?.address ?? hostname() };
-}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
@@ -137,6 +126,7 @@ export class Daemon {
   readonly #locks = new LockTable();
   readonly #peers: PeerTracker;
   readonly #signals: SignalHub;
+  readonly #streams: StreamTable;
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
   #inFlight = 0;
@@ -157,6 +147,14 @@ export class Daemon {
     this.#maxConnections = positiveInteger("maxConnections", options.maxConnections, 10_000);
     // Checked before binding, so a bad value leaves no socket behind.
     const maxSubscriptions = positiveInteger("maxSubscriptionsPerConnection", options.maxSubscriptionsPerConnection, 1000);
+    this.#streams = new StreamTable({
+      maxPerConnection: positiveInteger("maxStreamsPerConnection", options.maxStreamsPerConnection, 100),
+      window: positiveInteger("streamWindow", options.streamWindow, 128),
+      windowBytes: positiveInteger("streamWindowBytes", options.streamWindowBytes, 8 * 1024 * 1024),
+      maxMessageSize: this.#options.maxMessageSize,
+      send: (peer, frames) => this.#reply(peer, frames),
+      report: (error, context) => this.#onError(error, context),
+    });
     this.#onError = options.onError ?? defaultOnError;
     this.#registry = new Registry(this.#onError);
     const endpoint = options.ipc !== undefined
@@ -230,6 +228,8 @@ export class Daemon {
     if (this.#state === "closing" || this.#state === "closed") return;
     this.#state = "closing";
     await this.beforeClose();
+    // Streams may never end by themselves: their clients learn now, their generators stop.
+    this.#streams.abandonAll(new DaemonError("the daemon was closed during the stream"));
     if (this.#inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -246,6 +246,8 @@ export class Daemon {
     this.#silenced = true;
     await this.#socket.close();
     for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
+    // Generators clean up (their finally) before the instances they use are disposed.
+    await this.#streams.finished(this.#closeTimeout);
     this.#registry.clear();
     await this.#registry.disposed(this.#closeTimeout);
     this.#state = "closed";
@@ -276,6 +278,7 @@ export class Daemon {
 
   /** The connection is gone: its subscriptions, session instances and locks go with it, then listeners are told. */
   #dropPeer(peerId: string): void {
+    this.#streams.dropPeer(peerId);
     this.#signals.dropPeer(peerId);
     this.#registry.endSession(peerId);
     this.#locks.releasePeer(peerId);
@@ -291,19 +294,7 @@ export class Daemon {
   }
 
   #replyError(peer: Buffer, id: number, error: unknown): void {
-    const envelope = toEnvelope(error);
-    let frames: OutFrame[];
-    try {
-      frames = encodeMessage({ kind: "error", id, value: encodeValue(envelope) });
-    } catch {
-      frames = encodeMessage({ kind: "error", id, value: encodeValue(withoutProps(envelope)) });
-    }
-    if (exceedsSize(frames, this.#options.maxMessageSize)) {
-      const size = outgoingSize(frames);
-      const tooLarge = new MessageTooLargeError(`the ${envelope.name} thrown (${size} bytes) exceeds the maximum message size of ${this.#options.maxMessageSize}`);
-      frames = encodeMessage({ kind: "error", id, value: encodeValue(withoutProps(toEnvelope(tooLarge))) });
-    }
-    this.#reply(peer, frames);
+    this.#reply(peer, errorFrames(id, error, this.#options.maxMessageSize));
   }
 
   #receive(peer: Buffer, frames: Buffer[]): void {
@@ -353,6 +344,14 @@ export class Daemon {
       case "ack":
         this.#signals.ack(peerId, message.id);
         return;
+      case "credit":
+        this.#streams.credit(peerId, message.id, message.items);
+        return;
+      case "cancel":
+        this.#streams.cancel(peerId, message.id);
+        return;
+      case "received":
+        return;
       case "call":
       case "get":
       case "set":
@@ -376,15 +375,16 @@ export class Daemon {
       this.#failed(peer, message, new LimitExceededError(`this connection already has ${this.#maxCallsPerConnection} calls in progress, the most a connection may`));
       return;
     }
+    const served = new ServedCall(peerId, message.object);
     let result: unknown;
     try {
-      result = runInCallContext({ peerId, objectId: message.object }, () => this.#run(peer, peerId, message));
+      result = runInCallContext(served, () => this.#run(peer, peerId, message, served));
     } catch (error) {
       this.#failed(peer, message, error);
       return;
     }
     if (!isThenable(result)) {
-      if (!oneway) this.#sendResult(peer, message.id, result);
+      this.#answer(peer, peerId, message, result);
       return;
     }
     this.#inFlight++;
@@ -395,7 +395,8 @@ export class Daemon {
       .then(
         (value) => {
           // Not in the set any more: close() has answered it already.
-          if (call && this.#unanswered.delete(call)) this.#sendResult(peer, message.id, value);
+          if (!call || this.#unanswered.delete(call)) this.#answer(peer, peerId, message, value);
+          else if (value instanceof StreamResult) value.discard(new DaemonError("the daemon was closed"));
         },
         (error: unknown) => {
           if (!call || this.#unanswered.delete(call)) this.#failed(peer, message, error);
@@ -415,25 +416,31 @@ export class Daemon {
     else this.#replyError(peer, message.id, error);
   }
 
-  #run(peer: Buffer, peerId: string, message: ObjectRequest): unknown {
+  /** Runs a request; a result to be streamed comes back as a StreamResult, its instance kept until the stream is over. */
+  #run(peer: Buffer, peerId: string, message: ObjectRequest, served: ServedCall): unknown {
     if (message.kind === "subscribe" || message.kind === "unsubscribe") this.#locks.checkConnection(message.object, peerId);
     else this.#locks.check(message.object, peerId, message.lock);
     const { instance, shape, done } = this.#registry.resolve(message.object, peerId);
     let result: unknown;
     try {
-      result = this.#runOn(peer, peerId, message, instance, shape);
+      result = this.#runOn(peer, peerId, message, instance, shape, served);
     } catch (error) {
       done();
       throw error;
     }
-    if (!isThenable(result)) {
+    const settle = (value: unknown): unknown => {
+      if (message.kind === "call" && isStreamable(value)) return new StreamResult(value, served, done);
       done();
-      return result;
-    }
-    return Promise.resolve(result).finally(done);
+      return value;
+    };
+    if (!isThenable(result)) return settle(result);
+    return Promise.resolve(result).then(settle, (error: unknown) => {
+      done();
+      throw error;
+    });
   }
 
-  #runOn(peer: Buffer, peerId: string, message: ObjectRequest, instance: object, shape: ExposedShape): unknown {
+  #runOn(peer: Buffer, peerId: string, message: ObjectRequest, instance: object, shape: ExposedShape, served: ServedCall): unknown {
     let request: Request;
     switch (message.kind) {
       case "subscribe":
@@ -442,7 +449,7 @@ export class Daemon {
       case "unsubscribe":
         return this.#signals.unsubscribe(peerId, message.object, message.signal);
       case "call":
-        request = { kind: "call", member: message.member, args: decodeValue(message.args) };
+        request = { kind: "call", member: message.member, args: decodeValue(message.args), signal: () => served.signal };
         break;
       case "get":
         request = { kind: "get", member: message.member };
@@ -454,18 +461,14 @@ export class Daemon {
     return dispatch(message.object, instance, shape, request);
   }
 
-  #sendResult(peer: Buffer, id: number, result: unknown): void {
-    let frames: OutFrame[];
-    try {
-      frames = encodeMessage({ kind: "result", id, value: encodeValue(result) });
-    } catch (error) {
-      this.#replyError(peer, id, error);
-      return;
+  /** Answers a request that ran: its result, or the start of its stream. A oneway call's stream is never started. */
+  #answer(peer: Buffer, peerId: string, message: ObjectRequest, result: unknown): void {
+    const oneway = message.kind === "call" && message.oneway;
+    if (result instanceof StreamResult) {
+      if (oneway) result.discard(new DaemonError("a oneway call's result is not streamed"));
+      else this.#streams.open(peer, peerId, message.id, result, this.#state === "running");
+    } else if (!oneway) {
+      this.#reply(peer, resultFrames(message.id, result, this.#options.maxMessageSize));
     }
-    if (exceedsSize(frames, this.#options.maxMessageSize)) {
-      this.#replyError(peer, id, new MessageTooLargeError(`result of ${outgoingSize(frames)} bytes exceeds the maximum message size of ${this.#options.maxMessageSize}`));
-      return;
-    }
-    this.#reply(peer, frames);
   }
 }

@@ -90,6 +90,16 @@ export function encodeMessage(message: Message): OutFrame[] {
       return [header(message.kind, message.id, 0, 0), JSON.stringify([message.object, message.signal])];
     case "event":
       return withPayload("event", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.signal)},${message.dropped},`, message.args);
+    case "stream":
+      return [header("stream", message.id, 0, 0), `[${message.window},${message.windowBytes}]`];
+    case "item":
+      return withPayload("item", message.id, 0, "", message.value);
+    case "credit":
+      return [header("credit", message.id, 0, 0), `[${message.items}]`];
+    case "cancel":
+      return [header("cancel", message.id, 0, 0), "[]"];
+    case "received":
+      return [header("received", 0, 0, 0), `[${message.bytes},${message.messages}]`];
   }
 }
 
@@ -195,6 +205,17 @@ function string(body: unknown[], index: number, what: string): string {
   return v;
 }
 
+/** An integer from `min` to 2^32-1 (counters and windows). */
+function count(body: unknown[], index: number, what: string, min: number): number {
+  const v = body[index];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 0xffff_ffff) bad(`${what} (body[${index}]) must be an integer from ${min} to 4294967295`);
+  return v;
+}
+
+function noAttachments(kind: string, attachments: readonly Uint8Array[]): void {
+  if (attachments.length !== 0) bad(`${kind} carries no attachments`);
+}
+
 function lockToken(body: unknown[]): string {
   const v = body[0];
   if (!isLockToken(v)) bad("lock token (body[0]) must be a string of 16-64 characters A-Z a-z 0-9 _ -");
@@ -248,6 +269,23 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
       if (body.length !== 2) bad(`${kind} body has ${body.length} items, expected 2`);
       if (attachments.length !== 0) bad(`${kind} carries no attachments`);
       return { kind, id, object: string(body, 0, "object id"), signal: string(body, 1, "signal") };
+    case "item":
+      return { kind, id, value: payload(body, 0, attachments) };
+    case "stream":
+      noAttachments(kind, attachments);
+      if (body.length !== 2) bad(`stream body has ${body.length} items, expected 2`);
+      return { kind, id, window: count(body, 0, "window", 1), windowBytes: count(body, 1, "window bytes", 1) };
+    case "credit":
+      noAttachments(kind, attachments);
+      if (body.length !== 1) bad(`credit body has ${body.length} items, expected 1`);
+      return { kind, id, items: count(body, 0, "items", 1) };
+    case "cancel":
+      if (body.length !== 0 || attachments.length !== 0) bad("cancel carries no data");
+      return { kind, id };
+    case "received":
+      noAttachments(kind, attachments);
+      if (body.length !== 2) bad(`received body has ${body.length} items, expected 2`);
+      return { kind, id: 0, bytes: count(body, 0, "bytes", 0), messages: count(body, 1, "messages", 0) };
     case "event": {
       const dropped = body[2];
       if (typeof dropped !== "number" || !Number.isInteger(dropped) || dropped < 0) bad("dropped count (body[2]) must be a non-negative integer");

@@ -125,9 +125,54 @@ export interface ResetMessage {
   readonly id: 0;
 }
 
-export type RequestMessage = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage | HeartbeatMessage | AckMessage;
+/**
+ * Daemon → client: the result of call `id` is a stream. Its items follow as `item` messages
+ * with the same id, and a `result` (the generator's return value) or `error` with that id
+ * ends it. The daemon keeps at most `window` items and `windowBytes` bytes of the stream
+ * unacknowledged (always at least one item), so the client queues no more than that.
+ */
+export interface StreamMessage {
+  readonly kind: "stream";
+  readonly id: number;
+  readonly window: number;
+  readonly windowBytes: number;
+}
+
+/** Daemon → client: the next item of stream `id`. */
+export interface ItemMessage {
+  readonly kind: "item";
+  readonly id: number;
+  readonly value: Payload;
+}
+
+/** Client → daemon: `items` more items of stream `id` were consumed; each grants one more. */
+export interface CreditMessage {
+  readonly kind: "credit";
+  readonly id: number;
+  readonly items: number;
+}
+
+/** Client → daemon: the client is done with stream `id`; its generator is ended, nothing more is sent for it. */
+export interface CancelMessage {
+  readonly kind: "cancel";
+  readonly id: number;
+}
+
+/**
+ * Client → daemon: the bytes and messages received from the daemon on this connection so
+ * far, both counted modulo 2^32 (each message's frames, batch headers excluded). The daemon
+ * bounds what it sent and has not heard confirmed (docs/protocol.md, Outgoing bounds).
+ */
+export interface ReceivedMessage {
+  readonly kind: "received";
+  readonly id: 0;
+  readonly bytes: number;
+  readonly messages: number;
+}
+
+export type RequestMessage = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage | HeartbeatMessage | AckMessage | CreditMessage | CancelMessage | ReceivedMessage;
 export type ReplyMessage = ResultMessage | ErrorMessage;
-export type Message = RequestMessage | ReplyMessage | EventMessage | ResetMessage;
+export type Message = RequestMessage | ReplyMessage | EventMessage | ResetMessage | StreamMessage | ItemMessage;
 export type MessageKind = Message["kind"];
 
 /** Wire codes of the kinds; never reuse a retired code. */
@@ -143,6 +188,12 @@ export const KIND_CODES: Readonly<Record<MessageKind, number>> = {
   event: 9,
   ack: 10,
   reset: 11,
+  // 12 is the batch header (frames.ts BATCH_CODE).
+  stream: 13,
+  item: 14,
+  credit: 15,
+  cancel: 16,
+  received: 17,
 };
 
 /** One key per subscribed signal (an object id and signal name never contain NUL), as both ends keep them. */

@@ -2,13 +2,14 @@ import { fromEnvelope } from "../codec/error-envelope.js";
 import { decodeValue, encodeValue } from "../codec/values.js";
 import { ConnectionClosedError, MessageTooLargeError, ProtocolError, SecurityError, TimeoutError } from "../errors.js";
 import { decodeMessage, encodeBatch, isReplyHeader, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
-import type { RequestMessage } from "../protocol/message.js";
+import type { Payload, RequestMessage } from "../protocol/message.js";
 import { ClientSocket, type ClientCurve } from "../transport/client-socket.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
+import { RemoteStream } from "./remote-stream.js";
 
-type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" | "ack" }>;
+type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" | "ack" | "credit" | "cancel" | "received" }>;
 type Request = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, "id"> : never) : never;
 
 interface Pending {
@@ -16,6 +17,12 @@ interface Pending {
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout | undefined;
   readonly oneway: boolean;
+  /** The call's timeout, which also bounds each wait for an item if the result is a stream. */
+  readonly timeoutMs: number;
+  /** What the request is, for errors: `object.member`. */
+  readonly what: string;
+  /** Where a stream this call returns is kept while open (its proxy's, closed with it). */
+  readonly streams: Set<RemoteStream> | undefined;
   /** Frames not yet handed to the socket (waiting for a connection), or undefined once sent. */
   frames: OutFrame[] | undefined;
 }
@@ -34,6 +41,8 @@ export class Channel {
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ClientSocket;
   readonly #pending = new Map<number, Pending>();
+  /** Streams open on this connection, by the id of the call that opened each. */
+  readonly #streams = new Map<number, RemoteStream>();
   readonly #heartbeat: NodeJS.Timeout;
   /** Remote signal subscriptions riding on this connection. */
   readonly subscriptions: Subscriptions;
@@ -102,8 +111,8 @@ export class Channel {
    * Calls a method by name, untyped: what the typed proxy and the CLI are built on.
    * `lock`: the token of the calling proxy's lock of `object`, when it holds one.
    */
-  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string): Promise<unknown> {
-    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args), ...lockField(lock) }), timeoutMs);
+  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string, streams?: Set<RemoteStream>): Promise<unknown> {
+    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args), ...lockField(lock) }), timeoutMs, streams);
   }
 
   /** Reads an attribute by name. */
@@ -116,18 +125,21 @@ export class Channel {
     await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value), ...lockField(lock) }), timeoutMs);
   }
 
-  #encoding(build: () => Request, timeoutMs: number): Promise<unknown> {
+  #encoding(build: () => Request, timeoutMs: number, streams?: Set<RemoteStream>): Promise<unknown> {
     let request: Request;
     try {
       request = build();
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.request(request, timeoutMs);
+    return this.request(request, timeoutMs, streams);
   }
 
-  /** Sends one request; resolves with the decoded reply value (oneway: once sent). */
-  request(request: Request, timeoutMs: number): Promise<unknown> {
+  /**
+   * Sends one request; resolves with the decoded reply value (oneway: once sent), or with a
+   * RemoteStream when the daemon streams the result (kept in `streams` while open).
+   */
+  request(request: Request, timeoutMs: number, streams?: Set<RemoteStream>): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
     if (this.#securityError && !this.#socket.connected) return Promise.reject(this.#securityError);
     const id = this.#allocateId();
@@ -146,7 +158,7 @@ export class Channel {
       const timer = timeoutMs > 0 && Number.isFinite(timeoutMs)
         ? setTimeout(() => this.#fail(id, new TimeoutError(`no reply to ${describe(message)} within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
-      const pending: Pending = { resolve, reject, timer, oneway, frames };
+      const pending: Pending = { resolve, reject, timer, oneway, timeoutMs, what: describe(message), streams, frames };
       this.#pending.set(id, pending);
       if (this.#socket.connected) this.#send(id, pending);
     });
@@ -157,7 +169,9 @@ export class Channel {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    for (const id of [...this.#pending.keys()]) this.#fail(id, new ConnectionClosedError(`connection to ${this.endpoint} was closed`));
+    const closed = new ConnectionClosedError(`connection to ${this.endpoint} was closed`);
+    for (const id of [...this.#pending.keys()]) this.#fail(id, closed);
+    this.#failStreams(closed);
     await this.#socket.close();
   }
 
@@ -166,7 +180,7 @@ export class Channel {
     do {
       const id = this.#nextId;
       this.#nextId = id === MAX_ID ? 1 : id + 1;
-      if (!this.#pending.has(id)) return id;
+      if (!this.#pending.has(id) && !this.#streams.has(id)) return id;
     } while (true);
   }
 
@@ -190,6 +204,14 @@ export class Channel {
     for (const [id, pending] of this.#pending) {
       if (!pending.frames) this.#fail(id, new ConnectionClosedError(`connection to ${this.endpoint} was lost while ${pending.oneway ? "sending" : "waiting for a reply"}`));
     }
+    this.#failStreams(new ConnectionClosedError(`connection to ${this.endpoint} was lost during the stream`));
+  }
+
+  /** Streams live on one connection: when the daemon loses it (or drops it), they end. */
+  #failStreams(error: Error): void {
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    for (const stream of streams) stream.fail(error);
   }
 
   #sendHeartbeat(): void {
@@ -232,18 +254,75 @@ export class Channel {
       // The daemon forgot us while we were silent: as after a reconnect.
       this.subscriptions.onDisconnect();
       this.subscriptions.onReconnect();
+      this.#failStreams(new ConnectionClosedError(`the daemon at ${this.endpoint} had dropped this connection, and its streams`));
       this.reset.emit();
       return;
     }
+    if (message.kind === "item") {
+      this.#streams.get(message.id)?.push(message.value, messageSize(frames));
+      return;
+    }
+    if (message.kind === "stream") {
+      this.#startStream(message.id, message.window, message.windowBytes);
+      return;
+    }
     if (message.kind !== "result" && message.kind !== "error") return;
-    // A reply to a request that already timed out has no pending entry: dropped.
-    if (!this.#pending.has(message.id)) return;
+    if (!this.#pending.has(message.id)) {
+      this.#endStream(message.id, message.kind === "result" ? undefined : message.value);
+      // Else a reply to a request that already timed out: dropped.
+      return;
+    }
     try {
       const value = decodeValue(message.value);
       if (message.kind === "result") this.#settle(message.id, value);
       else this.#fail(message.id, fromEnvelope(value));
     } catch (error) {
       this.#fail(message.id, error as Error);
+    }
+  }
+
+  /** The result of pending call `id` is a stream: the call resolves with its RemoteStream. */
+  #startStream(id: number, window: number, windowBytes: number): void {
+    const pending = this.#pending.get(id);
+    if (!pending || pending.oneway) {
+      // A stream nobody waits for (the call timed out): the daemon stops it.
+      if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "cancel", id })).catch(() => {});
+      return;
+    }
+    const stream = new RemoteStream({
+      credit: (items) => {
+        if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "credit", id, items })).catch(() => {});
+      },
+      cancel: () => {
+        if (this.#streams.get(id) !== stream) return;
+        this.#streams.delete(id);
+        if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "cancel", id })).catch(() => {});
+      },
+      what: pending.what,
+      timeout: pending.timeoutMs,
+    }, window, windowBytes);
+    this.#streams.set(id, stream);
+    const owner = pending.streams;
+    if (owner) {
+      owner.add(stream);
+      stream.onEnd = () => owner.delete(stream);
+    }
+    this.#settle(id, stream);
+  }
+
+  /** The daemon ended stream `id`: with a return value, or with an error envelope. */
+  #endStream(id: number, error: Payload | undefined): void {
+    const stream = this.#streams.get(id);
+    if (!stream) return;
+    this.#streams.delete(id);
+    if (error === undefined) {
+      stream.finish();
+      return;
+    }
+    try {
+      stream.fail(fromEnvelope(decodeValue(error)));
+    } catch (decodeError) {
+      stream.fail(decodeError as Error);
     }
   }
 

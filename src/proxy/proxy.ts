@@ -8,6 +8,7 @@ import { Relocation, type Connection, type Relocator } from "./relocation.js";
 import { Signal } from "../signal.js";
 import { ProxySignal } from "./remote-signal.js";
 import type { LockLostReason, Remote } from "./remote.js";
+import { iterableReply, type RemoteStream } from "./remote-stream.js";
 
 const CLOSE_UNSUBSCRIBE_TIMEOUT_MS = 1000;
 
@@ -85,6 +86,8 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
   const onReset = (): void => loseLock("reset");
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const signals = new Map<string, ProxySignal>();
+  // Streams of this proxy's calls still open: $close() stops them.
+  const streams = new Set<RemoteStream>();
   const oneway = () => new Set(state.metadata.oneway);
   let onewaySet = oneway();
   const link = new Relocation(state.connection, {
@@ -123,10 +126,13 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
     return ready.then((connection) => request(connection, Math.max(1, timeout - (Date.now() - since))));
   };
   const call = (member: string, args: unknown[]): Promise<unknown> =>
-    send((c, timeout) => {
-      const token = lockToken;
-      return refusedLock(token, c.channel.invoke(c.objectId, member, args, timeout, onewaySet.has(member), token));
-    });
+    iterableReply(
+      send((c, timeout) => {
+        const token = lockToken;
+        return refusedLock(token, c.channel.invoke(c.objectId, member, args, timeout, onewaySet.has(member), token, streams));
+      }),
+      () => `${uri()} ${member}()`,
+    );
   const method = (member: string): ((...args: unknown[]) => Promise<unknown>) => {
     let fn = methods.get(member);
     if (!fn) {
@@ -182,6 +188,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
         const { channel, objectId, release } = link.current;
         const bound = Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS);
         channel.reset.disconnect(onReset);
+        for (const stream of [...streams]) await stream.close();
         // The connection may outlive this proxy (shared): give back the lock it holds, only its own.
         const token = lockToken;
         lockToken = undefined;

@@ -6,6 +6,7 @@
 import type { ObjectMetadata } from "../protocol/metadata.js";
 import type { Signal } from "../signal.js";
 import type { RemoteSignal } from "./remote-signal.js";
+import type { RemoteStream } from "./remote-stream.js";
 
 type Hidden = `_${string}` | `$${string}` | "then" | "constructor";
 
@@ -23,8 +24,32 @@ export type WritableKeys<T> = {
     : IfEquals<Pick<T, K>, { -readonly [Q in K]: T[Q] }, K, never>;
 }[RemoteKeys<T>];
 
-/** A remote method: same parameters, the result always a promise. */
-export type RemoteMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+/** The items of a result that is streamed: an async iterable's (async generators, Node streams) or a generator's. */
+export type StreamItem<R> = R extends AsyncIterable<infer X> ? X : R extends Generator<infer X, unknown, never> ? X : never;
+
+/** The parameters a client sends: a trailing AbortSignal is the daemon's to fill in (for generator methods). */
+export type WithoutSignal<A extends unknown[]> = A extends [...infer Rest, AbortSignal]
+  ? Rest
+  : A extends [...infer Rest, (AbortSignal | undefined)?]
+    ? Rest
+    : A;
+
+/** Calling a streaming method: iterate it (`for await`), or await it for the RemoteStream. */
+export type RemoteStreamCall<X> = Promise<RemoteStream<X>> & AsyncIterable<X>;
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/**
+ * A remote method: same parameters, the result always a promise; a method whose result is
+ * streamed (generators, async iterables) gives a RemoteStreamCall of its items instead.
+ */
+export type RemoteMethod<F> = F extends (...args: infer A) => infer R
+  ? IsAny<R> extends true
+    ? (...args: A) => Promise<Awaited<R>>
+    : [StreamItem<Awaited<R>>] extends [never]
+      ? (...args: A) => Promise<Awaited<R>>
+      : (...args: WithoutSignal<A>) => RemoteStreamCall<StreamItem<Awaited<R>>>
+  : never;
 
 /** A remote attribute: read with `await proxy.name`. */
 export type RemoteAttribute<V> = PromiseLike<Awaited<V>>;
