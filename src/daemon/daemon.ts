@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { decodeValue } from "../codec/values.js";
 import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, Signal } from "../signal.js";
-import { decodeMessage, encodeBatch, encodeMessage, isBatch, messageSize, peekCorrelationId, peekOneway, splitBatch, type OutFrame } from "../protocol/frames.js";
+import { decodeMessage, encodeBatch, encodeMessage, isBatch, messageSize, peekCorrelationId, peekOneway, splitBatch } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
-import { positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
+import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
 import { ServerSocket } from "../transport/server-socket.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
@@ -17,9 +17,10 @@ import { LockTable } from "./locks.js";
 import { PeerTracker } from "./peers.js";
 import { SignalHub } from "./signal-hub.js";
 import { Registry } from "./registry.js";
-import { errorFrames, resultFrames } from "./reply-frames.js";
+import { resultFrames } from "./reply-frames.js";
 import { isStreamable } from "./outgoing-stream.js";
 import { StreamResult, StreamTable } from "./stream-table.js";
+import { Outbound } from "./outbound.js";
 
 /** How an object is registered in the daemon. Names in the nameserver belong to the naming layer's Daemon. */
 export interface RegisterOptions {
@@ -40,6 +41,7 @@ type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | 
 /** A request still running whose caller waits for a reply; answered exactly once (see close()). */
 interface Unanswered {
   readonly peer: Buffer;
+  readonly peerId: string;
   readonly id: number;
 }
 
@@ -70,6 +72,13 @@ export interface DaemonOptions extends TransportOptions {
   readonly maxConnections?: number;
   /** Signal subscriptions one connection may hold. Default 1000. */
   readonly maxSubscriptionsPerConnection?: number;
+  /**
+   * Bytes sent to one connection and not yet confirmed received by its client, at most (one
+   * message may always go while less than 256 KiB are unconfirmed). Past it, events and
+   * stream items wait (events beyond maxQueuedEvents are dropped and counted), and a reply
+   * becomes a LimitExceededError. Default 64 MiB, at most 1 GiB.
+   */
+  readonly maxOutgoingBytes?: number;
   /** Streams (methods returning generators or async iterables) one connection may have open. Default 100. */
   readonly maxStreamsPerConnection?: number;
   /** Items of one stream sent and not yet consumed by the client, at most. Default 128. */
@@ -131,8 +140,7 @@ export class Daemon {
   readonly #onError: (error: unknown, context: string) => void;
   #inFlight = 0;
   readonly #unanswered = new Set<Unanswered>();
-  /** Set once the socket is closing: replies then go nowhere, and that is no error. */
-  #silenced = false;
+  readonly #out: Outbound;
   /** Calls still running, per connection. */
   readonly #inFlightByPeer = new Map<string, number>();
   readonly #maxCallsPerConnection: number;
@@ -147,12 +155,16 @@ export class Daemon {
     this.#maxConnections = positiveInteger("maxConnections", options.maxConnections, 10_000);
     // Checked before binding, so a bad value leaves no socket behind.
     const maxSubscriptions = positiveInteger("maxSubscriptionsPerConnection", options.maxSubscriptionsPerConnection, 1000);
+    const maxOutgoingBytes = positiveInteger("maxOutgoingBytes", options.maxOutgoingBytes, 64 * 1024 * 1024);
+    // Counters run modulo 2^32: differences stay right far below that.
+    if (maxOutgoingBytes > 1024 ** 3) throw new RangeError(`maxOutgoingBytes must be at most 1 GiB, got ${maxOutgoingBytes}`);
     this.#streams = new StreamTable({
       maxPerConnection: positiveInteger("maxStreamsPerConnection", options.maxStreamsPerConnection, 100),
       window: positiveInteger("streamWindow", options.streamWindow, 128),
       windowBytes: positiveInteger("streamWindowBytes", options.streamWindowBytes, 8 * 1024 * 1024),
       maxMessageSize: this.#options.maxMessageSize,
-      send: (peer, frames) => this.#reply(peer, frames),
+      reply: (peer, peerId, frames) => this.#out.reply(peer, peerId, frames),
+      push: (peer, peerId, frames) => this.#out.push(peer, peerId, frames),
       report: (error, context) => this.#onError(error, context),
     });
     this.#onError = options.onError ?? defaultOnError;
@@ -166,12 +178,13 @@ export class Daemon {
     };
     this.#publicKey = curve?.keys.publicKey;
     this.#socket = new ServerSocket(endpoint, this.#options, encodeBatch, curve);
+    this.#out = new Outbound(this.#socket, { maxBytes: maxOutgoingBytes, maxMessages: HIGH_WATER_MARK / 2, maxMessageSize: this.#options.maxMessageSize }, this.#onError);
     this.location = advertised(locationOf(this.#socket.endpoint), options.advertisedHost);
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
       capacity: options.maxQueuedEvents ?? 10_000,
       maxPerConnection: maxSubscriptions,
-      send: (peer, frames) => this.#reply(peer, frames),
+      send: (peer, peerId, frames) => this.#out.push(peer, peerId, frames),
       onError: this.#onError,
     });
     this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => this.#dropPeer(peerId), (peerId) => this.#inFlightByPeer.has(peerId));
@@ -241,9 +254,9 @@ export class Daemon {
     this.#signals.clear();
     // Calls still running past closeTimeout: their callers learn why now, while the socket can
     // still tell them, rather than a connection lost; their late results are dropped.
-    for (const call of this.#unanswered) this.#replyError(call.peer, call.id, new DaemonError("the daemon was closed before the call finished"));
+    for (const call of this.#unanswered) this.#out.error(call.peer, call.peerId, call.id, new DaemonError("the daemon was closed before the call finished"));
     this.#unanswered.clear();
-    this.#silenced = true;
+    this.#out.silence();
     await this.#socket.close();
     for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
     // Generators clean up (their finally) before the instances they use are disposed.
@@ -282,36 +295,25 @@ export class Daemon {
     this.#signals.dropPeer(peerId);
     this.#registry.endSession(peerId);
     this.#locks.releasePeer(peerId);
+    this.#out.drop(peerId);
     this.clientDisconnected.emit(peerId);
-  }
-
-  #reply(peer: Buffer, frames: OutFrame[]): void {
-    if (this.#silenced) return;
-    this.#socket.send(peer, frames).catch((error: unknown) => {
-      // A send the closing socket refused: the caller learns it from its side (ConnectionClosedError).
-      if (!this.#silenced) this.#onError(error, "sending a reply failed");
-    });
-  }
-
-  #replyError(peer: Buffer, id: number, error: unknown): void {
-    this.#reply(peer, errorFrames(id, error, this.#options.maxMessageSize));
   }
 
   #receive(peer: Buffer, frames: Buffer[]): void {
     const peerId = peer.toString("latin1");
     if (!this.#peers.has(peerId) && this.#peers.size >= this.#maxConnections) {
       // Not tracked, so it holds nothing here; it may try again when others have gone.
-      if (!peekOneway(frames)) this.#replyError(peer, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));
+      if (!peekOneway(frames)) this.#out.error(peer, undefined, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));
       return;
     }
     // A connection we dropped for silence (its process stalled) is alive after all: tell it.
-    if (this.#peers.seen(peerId)) this.#reply(peer, encodeMessage({ kind: "reset", id: 0 }));
+    if (this.#peers.seen(peerId)) this.#out.reply(peer, peerId, encodeMessage({ kind: "reset", id: 0 }));
     if (isBatch(frames)) {
       let messages: Buffer[][];
       try {
         messages = splitBatch(frames);
       } catch (error) {
-        this.#replyError(peer, 0, error);
+        this.#out.error(peer, peerId, 0, error);
         return;
       }
       // Each message of a batch is held to the size limit on its own, and answered on its own.
@@ -327,7 +329,7 @@ export class Daemon {
     if (size > this.#options.maxMessageSize) {
       const error = new MessageTooLargeError(`message of ${size} bytes exceeds the maximum of ${this.#options.maxMessageSize}`);
       if (oneway) this.#onError(error, "a oneway call was dropped");
-      else this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
+      else this.#out.error(peer, peerId, peekCorrelationId(frames) ?? 0, error);
       return;
     }
     let message;
@@ -335,7 +337,7 @@ export class Daemon {
       message = decodeMessage(frames);
     } catch (error) {
       if (oneway) this.#onError(error, "a oneway call was dropped");
-      else this.#replyError(peer, peekCorrelationId(frames) ?? 0, error);
+      else this.#out.error(peer, peerId, peekCorrelationId(frames) ?? 0, error);
       return;
     }
     switch (message.kind) {
@@ -351,6 +353,10 @@ export class Daemon {
         this.#streams.cancel(peerId, message.id);
         return;
       case "received":
+        if (this.#out.confirm(peerId, message.bytes, message.messages)) {
+          this.#signals.resume(peerId);
+          this.#streams.resume(peerId);
+        }
         return;
       case "call":
       case "get":
@@ -360,7 +366,7 @@ export class Daemon {
         void this.#serve(peer, peerId, message);
         return;
       default:
-        this.#replyError(peer, message.id, new DaemonError(`a daemon does not accept ${message.kind} messages`));
+        this.#out.error(peer, peerId, message.id, new DaemonError(`a daemon does not accept ${message.kind} messages`));
     }
   }
 
@@ -368,11 +374,11 @@ export class Daemon {
   #serve(peer: Buffer, peerId: string, message: ObjectRequest): void {
     const oneway = message.kind === "call" && message.oneway;
     if (this.#state !== "running") {
-      if (!oneway) this.#replyError(peer, message.id, new DaemonError("daemon is shutting down"));
+      if (!oneway) this.#out.error(peer, peerId, message.id, new DaemonError("daemon is shutting down"));
       return;
     }
     if ((this.#inFlightByPeer.get(peerId) ?? 0) >= this.#maxCallsPerConnection) {
-      this.#failed(peer, message, new LimitExceededError(`this connection already has ${this.#maxCallsPerConnection} calls in progress, the most a connection may`));
+      this.#failed(peer, peerId, message, new LimitExceededError(`this connection already has ${this.#maxCallsPerConnection} calls in progress, the most a connection may`));
       return;
     }
     const served = new ServedCall(peerId, message.object);
@@ -380,7 +386,7 @@ export class Daemon {
     try {
       result = runInCallContext(served, () => this.#run(peer, peerId, message, served));
     } catch (error) {
-      this.#failed(peer, message, error);
+      this.#failed(peer, peerId, message, error);
       return;
     }
     if (!isThenable(result)) {
@@ -389,7 +395,7 @@ export class Daemon {
     }
     this.#inFlight++;
     this.#inFlightByPeer.set(peerId, (this.#inFlightByPeer.get(peerId) ?? 0) + 1);
-    const call: Unanswered | undefined = oneway ? undefined : { peer, id: message.id };
+    const call: Unanswered | undefined = oneway ? undefined : { peer, peerId, id: message.id };
     if (call) this.#unanswered.add(call);
     Promise.resolve(result)
       .then(
@@ -399,7 +405,7 @@ export class Daemon {
           else if (value instanceof StreamResult) value.discard(new DaemonError("the daemon was closed"));
         },
         (error: unknown) => {
-          if (!call || this.#unanswered.delete(call)) this.#failed(peer, message, error);
+          if (!call || this.#unanswered.delete(call)) this.#failed(peer, peerId, message, error);
         },
       )
       .catch((error: unknown) => this.#onError(error, `answering ${message.kind} ${message.object} failed`))
@@ -411,9 +417,9 @@ export class Daemon {
       });
   }
 
-  #failed(peer: Buffer, message: ObjectRequest, error: unknown): void {
+  #failed(peer: Buffer, peerId: string, message: ObjectRequest, error: unknown): void {
     if (message.kind === "call" && message.oneway) this.#onError(error, `oneway call ${message.object}.${message.member} failed`);
-    else this.#replyError(peer, message.id, error);
+    else this.#out.error(peer, peerId, message.id, error);
   }
 
   /** Runs a request; a result to be streamed comes back as a StreamResult, its instance kept until the stream is over. */
@@ -468,7 +474,7 @@ export class Daemon {
       if (oneway) result.discard(new DaemonError("a oneway call's result is not streamed"));
       else this.#streams.open(peer, peerId, message.id, result, this.#state === "running");
     } else if (!oneway) {
-      this.#reply(peer, resultFrames(message.id, result, this.#options.maxMessageSize));
+      this.#out.reply(peer, peerId, resultFrames(message.id, result, this.#options.maxMessageSize));
     }
   }
 }

@@ -17,10 +17,13 @@ const nextSeq = (seq: number): number => (seq === 0xffff_ffff ? 1 : seq + 1);
  * `window` events may be unacknowledged; later ones wait in a queue of `capacity`
  * events. When that queue is full the OLDEST waiting event is dropped and counted, and
  * the count travels with the subscription's next delivered event. So a slow or dead
- * subscriber costs the emitter O(1) per event and never blocks it or anyone else.
+ * subscriber costs the emitter O(1) per event and never blocks it or anyone else. Events the
+ * connection cannot take now (its outgoing bound is reached) wait in the same queue until
+ * resume().
  */
 export class EventOutbox {
-  readonly #send: (frames: OutFrame[]) => void;
+  /** Sends an event; false when the connection cannot take it now. */
+  readonly #send: (frames: OutFrame[]) => boolean;
   readonly #window: number;
   readonly #capacity: number;
   #sent = 0;
@@ -29,7 +32,7 @@ export class EventOutbox {
   #head = 0;
   readonly #dropped = new Map<string, number>();
 
-  constructor(send: (frames: OutFrame[]) => void, window: number, capacity: number) {
+  constructor(send: (frames: OutFrame[]) => boolean, window: number, capacity: number) {
     this.#send = send;
     this.#window = window;
     this.#capacity = capacity;
@@ -40,10 +43,7 @@ export class EventOutbox {
   }
 
   push(event: QueuedEvent): void {
-    if (this.queued === 0 && distance(this.#acked, this.#sent) < this.#window) {
-      this.#deliver(event);
-      return;
-    }
+    if (this.queued === 0 && distance(this.#acked, this.#sent) < this.#window && this.#deliver(event)) return;
     if (this.queued >= this.#capacity) {
       const oldest = this.#queue[this.#head++]!;
       this.#dropped.set(oldest.subscription, (this.#dropped.get(oldest.subscription) ?? 0) + 1);
@@ -57,9 +57,12 @@ export class EventOutbox {
     // Ignore acks for events never sent (a confused or malicious peer).
     if (distance(this.#acked, seq) > distance(this.#acked, this.#sent)) return;
     this.#acked = seq;
-    while (this.queued > 0 && distance(this.#acked, this.#sent) < this.#window) {
-      this.#deliver(this.#queue[this.#head++]!);
-    }
+    this.resume();
+  }
+
+  /** Sends what waits, as far as the window and the connection allow. */
+  resume(): void {
+    while (this.queued > 0 && distance(this.#acked, this.#sent) < this.#window && this.#deliver(this.#queue[this.#head]!)) this.#head++;
     this.#compact();
   }
 
@@ -70,11 +73,14 @@ export class EventOutbox {
     this.#dropped.delete(subscription);
   }
 
-  #deliver(event: QueuedEvent): void {
-    this.#sent = nextSeq(this.#sent);
+  /** Sends one event with the next sequence number; false (nothing changed) when the connection cannot take it. */
+  #deliver(event: QueuedEvent): boolean {
+    const seq = nextSeq(this.#sent);
     const dropped = this.#dropped.get(event.subscription) ?? 0;
+    if (!this.#send(encodeMessage({ kind: "event", id: seq, object: event.object, signal: event.signal, dropped, args: event.args }))) return false;
+    this.#sent = seq;
     if (dropped > 0) this.#dropped.delete(event.subscription);
-    this.#send(encodeMessage({ kind: "event", id: this.#sent, object: event.object, signal: event.signal, dropped, args: event.args }));
+    return true;
   }
 
   #compact(): void {

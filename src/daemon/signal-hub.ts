@@ -12,7 +12,8 @@ export interface SignalHubOptions {
   readonly capacity: number;
   /** Subscriptions one connection may hold. */
   readonly maxPerConnection: number;
-  readonly send: (peer: Buffer, frames: OutFrame[]) => void;
+  /** Sends an event to a connection; false when it cannot take one now (see resume()). */
+  readonly send: (peer: Buffer, peerId: string, frames: OutFrame[]) => boolean;
   readonly onError: (error: unknown, context: string) => void;
 }
 
@@ -59,7 +60,7 @@ export class SignalHub {
   subscribe(peer: Buffer, peerId: string, object: string, name: string, signal: Signal<unknown[]>): void {
     let state = this.#peers.get(peerId);
     if (!state) {
-      const outbox = new EventOutbox((frames) => this.#options.send(peer, frames), this.#options.window, this.#options.capacity);
+      const outbox = new EventOutbox((frames) => this.#options.send(peer, peerId, frames), this.#options.window, this.#options.capacity);
       state = { outbox, signals: new Map() };
       this.#peers.set(peerId, state);
     }
@@ -102,6 +103,11 @@ export class SignalHub {
 
   ack(peerId: string, seq: number): void {
     this.#peers.get(peerId)?.outbox.ack(seq);
+  }
+
+  /** The connection can take messages again: its waiting events go out. */
+  resume(peerId: string): void {
+    this.#peers.get(peerId)?.outbox.resume();
   }
 
   /** Drops every subscription of a connection that is gone. */

@@ -7,8 +7,10 @@ import { errorFrames, resultFrames } from "./reply-frames.js";
 export interface StreamTableOptions extends StreamLimits {
   /** Streams one connection may have open. */
   readonly maxPerConnection: number;
-  /** Sends a message to a connection. */
-  readonly send: (peer: Buffer, frames: OutFrame[]) => void;
+  /** Sends a reply to a connection; false when it went as a refusal instead (the connection's outgoing bound). */
+  readonly reply: (peer: Buffer, peerId: string, frames: OutFrame[]) => boolean;
+  /** Sends an item; false when the connection cannot take it now (resume() follows). */
+  readonly push: (peer: Buffer, peerId: string, frames: OutFrame[]) => boolean;
   /** What cannot be sent to anyone: a generator whose cleanup threw. */
   readonly report: (error: unknown, context: string) => void;
 }
@@ -53,7 +55,7 @@ export class StreamTable {
    * the daemon is not `running` or the connection cannot open another, with an error.
    */
   open(peer: Buffer, peerId: string, id: number, result: StreamResult, running: boolean): void {
-    const { send, maxMessageSize } = this.#options;
+    const { reply, push, maxMessageSize } = this.#options;
     let iterator;
     try {
       if (!running) throw new DaemonError("daemon is shutting down");
@@ -61,22 +63,22 @@ export class StreamTable {
       iterator = iteratorOf(result.source);
     } catch (error) {
       result.discard(error);
-      send(peer, errorFrames(id, error, maxMessageSize));
+      reply(peer, peerId, errorFrames(id, error, maxMessageSize));
+      return;
+    }
+    if (!reply(peer, peerId, encodeMessage({ kind: "stream", id, window: this.#options.window, windowBytes: this.#options.windowBytes }))) {
+      result.discard(new LimitExceededError("the client does not read what it was sent"));
       return;
     }
     const outlet = {
-      item: (frames: OutFrame[]) => {
-        send(peer, frames);
-        return true;
-      },
-      result: (value: unknown) => send(peer, resultFrames(id, value, maxMessageSize)),
-      error: (error: unknown) => send(peer, errorFrames(id, error, maxMessageSize)),
+      item: (frames: OutFrame[]) => push(peer, peerId, frames),
+      result: (value: unknown) => void reply(peer, peerId, resultFrames(id, value, maxMessageSize)),
+      error: (error: unknown) => void reply(peer, peerId, errorFrames(id, error, maxMessageSize)),
       report: this.#options.report,
     };
     const stream: OutgoingStream = new OutgoingStream(id, iterator, result.call, outlet, this.#options, () => this.#remove(peerId, stream));
     this.#add(peerId, stream);
     void stream.finished.then(result.done);
-    send(peer, encodeMessage({ kind: "stream", id, window: this.#options.window, windowBytes: this.#options.windowBytes }));
     stream.start();
   }
 

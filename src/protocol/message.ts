@@ -158,6 +158,11 @@ export interface CancelMessage {
   readonly id: number;
 }
 
+/** A client reports what it received at the latest when this many bytes are unreported… */
+export const REPORT_EVERY_BYTES = 256 * 1024;
+/** …or this many messages. */
+export const REPORT_EVERY_MESSAGES = 1000;
+
 /**
  * Client → daemon: the bytes and messages received from the daemon on this connection so
  * far, both counted modulo 2^32 (each message's frames, batch headers excluded). The daemon

@@ -8,8 +8,10 @@ import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
 import { RemoteStream } from "./remote-stream.js";
+import { ReceiptReporter } from "./receipt-reporter.js";
 
-type Outgoing = Exclude<RequestMessage, { kind: "heartbeat" | "ack" | "credit" | "cancel" | "received" }>;
+type ControlMessage = Extract<RequestMessage, { kind: "heartbeat" | "ack" | "credit" | "cancel" | "received" }>;
+type Outgoing = Exclude<RequestMessage, ControlMessage>;
 type Request = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, "id"> : never) : never;
 
 interface Pending {
@@ -44,6 +46,7 @@ export class Channel {
   /** Streams open on this connection, by the id of the call that opened each. */
   readonly #streams = new Map<number, RemoteStream>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #receipts = new ReceiptReporter((bytes, messages) => this.#sendControl({ kind: "received", id: 0, bytes, messages }));
   /** Remote signal subscriptions riding on this connection. */
   readonly subscriptions: Subscriptions;
   /** Emits true when a connection to the daemon is made, false when it is lost (after the calls it fails). */
@@ -62,13 +65,12 @@ export class Channel {
     this.subscriptions = new Subscriptions({
       subscribe: (object, signal, timeoutMs) => this.request({ kind: "subscribe", object, signal }, timeoutMs),
       unsubscribe: (object, signal, timeoutMs) => this.request({ kind: "unsubscribe", object, signal }, timeoutMs),
-      ack: (seq) => {
-        if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "ack", id: seq })).catch(() => {});
-      },
+      ack: (seq) => this.#sendControl({ kind: "ack", id: seq }),
     });
     this.#socket = new ClientSocket(endpoint, options, {
       onConnect: () => {
         this.#securityError = undefined;
+        this.#receipts.reset();
         this.#flushWaiting();
         if (this.#everConnected) this.subscriptions.onReconnect();
         this.#everConnected = true;
@@ -214,6 +216,11 @@ export class Channel {
     for (const stream of streams) stream.fail(error);
   }
 
+  /** Flow control and the like: sent only while connected (the daemon forgets a lost connection's state), never answered. */
+  #sendControl(message: ControlMessage): void {
+    if (this.#socket.connected) this.#socket.send(encodeMessage(message)).catch(() => {});
+  }
+
   #sendHeartbeat(): void {
     if (!this.#socket.connected || Date.now() - this.#lastSent < this.#options.heartbeatInterval / 2) return;
     this.#lastSent = Date.now();
@@ -235,7 +242,9 @@ export class Channel {
   }
 
   #receiveOne(frames: Buffer[]): void {
-    if (messageSize(frames) > this.#options.maxMessageSize) {
+    const size = messageSize(frames);
+    this.#receipts.received(size);
+    if (size > this.#options.maxMessageSize) {
       this.#failReply(frames, new MessageTooLargeError(`reply exceeds the maximum message size of ${this.#options.maxMessageSize}`));
       return;
     }
@@ -251,7 +260,10 @@ export class Channel {
       return;
     }
     if (message.kind === "reset") {
-      // The daemon forgot us while we were silent: as after a reconnect.
+      // The daemon forgot us while we were silent: as after a reconnect. It counts what it
+      // sends from this message on.
+      this.#receipts.reset();
+      this.#receipts.received(size);
       this.subscriptions.onDisconnect();
       this.subscriptions.onReconnect();
       this.#failStreams(new ConnectionClosedError(`the daemon at ${this.endpoint} had dropped this connection, and its streams`));
@@ -259,7 +271,7 @@ export class Channel {
       return;
     }
     if (message.kind === "item") {
-      this.#streams.get(message.id)?.push(message.value, messageSize(frames));
+      this.#streams.get(message.id)?.push(message.value, size);
       return;
     }
     if (message.kind === "stream") {
@@ -286,17 +298,17 @@ export class Channel {
     const pending = this.#pending.get(id);
     if (!pending || pending.oneway) {
       // A stream nobody waits for (the call timed out): the daemon stops it.
-      if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "cancel", id })).catch(() => {});
+      this.#sendControl({ kind: "cancel", id });
       return;
     }
     const stream = new RemoteStream({
       credit: (items) => {
-        if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "credit", id, items })).catch(() => {});
+        this.#sendControl({ kind: "credit", id, items });
       },
       cancel: () => {
         if (this.#streams.get(id) !== stream) return;
         this.#streams.delete(id);
-        if (this.#socket.connected) this.#socket.send(encodeMessage({ kind: "cancel", id })).catch(() => {});
+        this.#sendControl({ kind: "cancel", id });
       },
       what: pending.what,
       timeout: pending.timeoutMs,
