@@ -21,6 +21,7 @@ import { resultFrames } from "./reply-frames.js";
 import { isStreamable } from "./outgoing-stream.js";
 import { StreamResult, StreamTable } from "./stream-table.js";
 import { Outbound } from "./outbound.js";
+import { CallsInProgress } from "./calls-in-progress.js";
 
 /** How an object is registered in the daemon. Names in the nameserver belong to the naming layer's Daemon. */
 export interface RegisterOptions {
@@ -37,13 +38,6 @@ export function newObjectId(): string {
 }
 
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
-
-/** A request still running whose caller waits for a reply; answered exactly once (see close()). */
-interface Unanswered {
-  readonly peer: Buffer;
-  readonly peerId: string;
-  readonly id: number;
-}
 
 export interface DaemonOptions extends TransportOptions {
   /**
@@ -138,14 +132,10 @@ export class Daemon {
   readonly #streams: StreamTable;
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
-  #inFlight = 0;
-  readonly #unanswered = new Set<Unanswered>();
+  readonly #calls = new CallsInProgress();
   readonly #out: Outbound;
-  /** Calls still running, per connection. */
-  readonly #inFlightByPeer = new Map<string, number>();
   readonly #maxCallsPerConnection: number;
   readonly #maxConnections: number;
-  #whenIdle: (() => void) | undefined;
   #state: DaemonState = "created";
 
   constructor(options: DaemonOptions = {}) {
@@ -187,7 +177,7 @@ export class Daemon {
       send: (peer, peerId, frames) => this.#out.push(peer, peerId, frames),
       onError: this.#onError,
     });
-    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => this.#dropPeer(peerId), (peerId) => this.#inFlightByPeer.has(peerId));
+    this.#peers = new PeerTracker(this.#options.heartbeatTimeout, (peerId) => this.#dropPeer(peerId), (peerId) => this.#calls.of(peerId) > 0);
     this.#registry.add(new DaemonObject(this.#registry, this.#locks, () => this.#describe()), DAEMON_OBJECT_ID);
   }
 
@@ -243,19 +233,11 @@ export class Daemon {
     await this.beforeClose();
     // Streams may never end by themselves: their clients learn now, their generators stop.
     this.#streams.abandonAll(new DaemonError("the daemon was closed during the stream"));
-    if (this.#inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => (this.#whenIdle = resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#closeTimeout))),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.#calls.idle(this.#closeTimeout);
     this.#signals.clear();
     // Calls still running past closeTimeout: their callers learn why now, while the socket can
     // still tell them, rather than a connection lost; their late results are dropped.
-    for (const call of this.#unanswered) this.#out.error(call.peer, call.peerId, call.id, new DaemonError("the daemon was closed before the call finished"));
-    this.#unanswered.clear();
+    for (const call of this.#calls.abandon()) this.#out.error(call.peer, call.peerId, call.id, new DaemonError("the daemon was closed before the call finished"));
     this.#out.silence();
     await this.#socket.close();
     for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
@@ -377,7 +359,7 @@ export class Daemon {
       if (!oneway) this.#out.error(peer, peerId, message.id, new DaemonError("daemon is shutting down"));
       return;
     }
-    if ((this.#inFlightByPeer.get(peerId) ?? 0) >= this.#maxCallsPerConnection) {
+    if (this.#calls.of(peerId) >= this.#maxCallsPerConnection) {
       this.#failed(peer, peerId, message, new LimitExceededError(`this connection already has ${this.#maxCallsPerConnection} calls in progress, the most a connection may`));
       return;
     }
@@ -393,28 +375,21 @@ export class Daemon {
       this.#answer(peer, peerId, message, result);
       return;
     }
-    this.#inFlight++;
-    this.#inFlightByPeer.set(peerId, (this.#inFlightByPeer.get(peerId) ?? 0) + 1);
-    const call: Unanswered | undefined = oneway ? undefined : { peer, peerId, id: message.id };
-    if (call) this.#unanswered.add(call);
+    const call = oneway ? undefined : { peer, peerId, id: message.id };
+    this.#calls.begin(peerId, call);
     Promise.resolve(result)
       .then(
         (value) => {
-          // Not in the set any more: close() has answered it already.
-          if (!call || this.#unanswered.delete(call)) this.#answer(peer, peerId, message, value);
+          // Not to be settled any more: close() has answered it already.
+          if (this.#calls.settle(call)) this.#answer(peer, peerId, message, value);
           else if (value instanceof StreamResult) value.discard(new DaemonError("the daemon was closed"));
         },
         (error: unknown) => {
-          if (!call || this.#unanswered.delete(call)) this.#failed(peer, peerId, message, error);
+          if (this.#calls.settle(call)) this.#failed(peer, peerId, message, error);
         },
       )
       .catch((error: unknown) => this.#onError(error, `answering ${message.kind} ${message.object} failed`))
-      .finally(() => {
-        const left = this.#inFlightByPeer.get(peerId)! - 1;
-        if (left === 0) this.#inFlightByPeer.delete(peerId);
-        else this.#inFlightByPeer.set(peerId, left);
-        if (--this.#inFlight === 0) this.#whenIdle?.();
-      });
+      .finally(() => this.#calls.end(peerId));
   }
 
   #failed(peer: Buffer, peerId: string, message: ObjectRequest, error: unknown): void {
