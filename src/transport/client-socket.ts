@@ -7,6 +7,8 @@ import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
 
 const DRAIN_TIMEOUT_MS = 1000;
+/** How long a closing connection lets its last messages leave. */
+const CLOSE_FLUSH_MS = 200;
 
 export interface ClientSocketEvents {
   /** A ZMTP handshake with the daemon completed: messages can flow. */
@@ -121,7 +123,17 @@ export class ClientSocket {
     return this.#queue.send(frames);
   }
 
+  /**
+   * Closes the connection. While connected, what is queued (a stream's cancel, an unlock) is
+   * given a short bounded time to leave first; nothing else waits for a daemon that is gone.
+   */
   async close(): Promise<void> {
+    if (this.#connected && !this.#dealer.closed) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#queue.drained(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_FLUSH_MS)))]);
+      clearTimeout(timer);
+      this.#dealer.linger = CLOSE_FLUSH_MS;
+    }
     this.#queue.clear(new ConnectionClosedError(`connection to ${this.endpoint} was closed`));
     this.#connected = false;
     this.#dealer.close();
