@@ -2,13 +2,24 @@ import { InvalidArgumentError } from "commander";
 import { PyroError, RemoteError } from "../src/index.js";
 import { MAX_AUTOCLEAN_SECONDS } from "../src/naming/autoclean.js";
 
-/** Exit codes: 0 ok, 1 a remote or user error, 2 a usage error. */
+/** Exit codes: 0 ok, 1 a remote or user error, 2 a usage error, 130 interrupted (Ctrl-C). */
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
+/** Stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
 
 /** Prints data: JSON when asked, else a readable form. */
 export function print(data: unknown, json: boolean, human: (data: never) => string): void {
   process.stdout.write(`${json ? JSON.stringify(data, jsonReplacer, 2) : human(data as never)}\n`);
+}
+
+/**
+ * Prints one item of a stream on one line, as it comes: with `json`, the JSON of print()
+ * unindented (undefined as null); else as show() formats it, unindented too.
+ */
+export function printLine(data: unknown, json: boolean): void {
+  const text = !json && typeof data === "string" ? data : (JSON.stringify(json ? (data ?? null) : data, jsonReplacer) ?? String(data));
+  process.stdout.write(`${text}\n`);
 }
 
 function jsonReplacer(_key: string, value: unknown): unknown {
