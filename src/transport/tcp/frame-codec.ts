@@ -1,0 +1,143 @@
+/**
+ * How frame arrays travel on a plain byte stream (the TCP transport). Pure, no I/O.
+ *
+ *   preamble, once each way:  "PYTS", version (1), 3 bytes 0
+ *   each message:             frame count (uint32 BE), then per frame its length
+ *                             (uint32 BE) and its bytes
+ *   a message of no frames is a heartbeat: it only proves the peer alive
+ *
+ * The decoder checks every length against the limits before it allocates anything, and
+ * hands out frames that lie whole in one received chunk without copying them.
+ */
+import { MessageTooLargeError, ProtocolError } from "../../errors.js";
+
+export const PREAMBLE = Buffer.from([0x50, 0x59, 0x54, 0x53, 1, 0, 0, 0]);
+/** Frames one message may have: a batch of 65,536 messages of a few frames each fits. */
+export const MAX_FRAMES = 1 << 20;
+const U32 = 4;
+const EMPTY = Buffer.alloc(0);
+
+/** A frame about to be written: strings as UTF-8. */
+export type OutFrame = Uint8Array | string;
+
+/** The buffers to write for one message (lengths and frames; no frame is copied). */
+export function encodeFrames(frames: readonly OutFrame[]): Buffer[] {
+  const lengths = Buffer.allocUnsafe(U32);
+  lengths.writeUInt32BE(frames.length, 0);
+  const out: Buffer[] = [lengths];
+  for (const frame of frames) {
+    const bytes = typeof frame === "string" ? Buffer.from(frame, "utf8") : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    const length = Buffer.allocUnsafe(U32);
+    length.writeUInt32BE(bytes.length, 0);
+    out.push(length, bytes);
+  }
+  return out;
+}
+
+/** A heartbeat: a message of no frames. */
+export const HEARTBEAT = Buffer.alloc(U32);
+
+type State =
+  | { readonly at: "preamble" }
+  | { readonly at: "count" }
+  | { readonly at: "length"; readonly frames: Buffer[]; readonly count: number; readonly size: number }
+  | { readonly at: "frame"; readonly frames: Buffer[]; readonly count: number; readonly size: number; readonly length: number };
+
+/**
+ * Turns the chunks read from a byte stream back into messages. `push` returns the complete
+ * messages the chunk finished (heartbeats as empty arrays) and throws ProtocolError or
+ * MessageTooLargeError when the peer breaks the format or the limit: the connection is then
+ * beyond repair and must be closed.
+ */
+export class FrameDecoder {
+  readonly #maxMessageSize: number;
+  #chunks: Buffer[] = [];
+  /** Bytes in #chunks not consumed yet. */
+  #buffered = 0;
+  /** Offset of the first unconsumed byte in #chunks[0]. */
+  #offset = 0;
+  #state: State = { at: "preamble" };
+
+  constructor(maxMessageSize: number) {
+    this.#maxMessageSize = maxMessageSize;
+  }
+
+  push(chunk: Buffer): Buffer[][] {
+    if (chunk.length === 0) return [];
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    const messages: Buffer[][] = [];
+    for (;;) {
+      const state = this.#state;
+      switch (state.at) {
+        case "preamble": {
+          if (this.#buffered < PREAMBLE.length) return messages;
+          const preamble = this.#take(PREAMBLE.length);
+          if (!preamble.equals(PREAMBLE)) throw new ProtocolError(`the peer does not speak the pyro-ts TCP protocol (it began with ${preamble.toString("hex")})`);
+          this.#state = { at: "count" };
+          break;
+        }
+        case "count": {
+          if (this.#buffered < U32) return messages;
+          const count = this.#take(U32).readUInt32BE(0);
+          if (count === 0) {
+            messages.push([]);
+            break;
+          }
+          if (count > MAX_FRAMES || count * U32 > this.#maxMessageSize) throw new ProtocolError(`a message of ${count} frames (at most ${MAX_FRAMES})`);
+          this.#state = { at: "length", frames: [], count, size: 0 };
+          break;
+        }
+        case "length": {
+          if (this.#buffered < U32) return messages;
+          const length = this.#take(U32).readUInt32BE(0);
+          const size = state.size + length;
+          if (size > this.#maxMessageSize) throw new MessageTooLargeError(`a message of more than ${this.#maxMessageSize} bytes (a frame of ${length})`);
+          this.#state = { ...state, at: "frame", size, length };
+          break;
+        }
+        case "frame": {
+          if (this.#buffered < state.length) return messages;
+          state.frames.push(this.#take(state.length));
+          if (state.frames.length < state.count) {
+            this.#state = { at: "length", frames: state.frames, count: state.count, size: state.size };
+          } else {
+            messages.push(state.frames);
+            this.#state = { at: "count" };
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /** Takes `n` buffered bytes (n ≤ #buffered): a view into one chunk when they lie in it, else a copy. */
+  #take(n: number): Buffer {
+    if (n === 0) return EMPTY;
+    const first = this.#chunks[0]!;
+    if (first.length - this.#offset >= n) {
+      const view = first.subarray(this.#offset, this.#offset + n);
+      this.#consume(n);
+      return view;
+    }
+    const copy = Buffer.allocUnsafe(n);
+    let copied = 0;
+    while (copied < n) {
+      const chunk = this.#chunks[0]!;
+      const part = Math.min(n - copied, chunk.length - this.#offset);
+      chunk.copy(copy, copied, this.#offset, this.#offset + part);
+      copied += part;
+      this.#consume(part);
+    }
+    return copy;
+  }
+
+  #consume(n: number): void {
+    this.#buffered -= n;
+    this.#offset += n;
+    if (this.#offset === this.#chunks[0]!.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+  }
+}
