@@ -62,6 +62,11 @@ export class FrameDecoder {
     this.#maxMessageSize = maxMessageSize;
   }
 
+  /** Whether the peer's preamble has arrived. */
+  get started(): boolean {
+    return this.#state.at !== "preamble";
+  }
+
   push(chunk: Buffer): Buffer[][] {
     if (chunk.length === 0) return [];
     this.#chunks.push(chunk);
