@@ -3,7 +3,8 @@
  * wrong mapping fails the build. The runtime part only makes vitest count the file.
  */
 import { describe, expectTypeOf, it } from "vitest";
-import type { ObjectMetadata, Remote, RemoteSignal, Slot, WritableKeys } from "../src/index.js";
+import type { Readable } from "node:stream";
+import type { ObjectMetadata, Remote, RemoteSignal, RemoteStream, RemoteStreamCall, Slot, StreamItem, WritableKeys } from "../src/index.js";
 import type { Laser } from "./fixtures/laser.js";
 
 // Only the types matter: no value is ever called.
@@ -88,5 +89,74 @@ describe("Remote<T>", () => {
     expectTypeOf(api.find).returns.toEqualTypeOf<Promise<string[] | undefined>>();
     expectTypeOf(api.ready).toEqualTypeOf<PromiseLike<boolean>>();
     expectTypeOf<Awaited<Promise<Remote<Api>>>>().toEqualTypeOf<Remote<Api>>();
+  });
+});
+
+describe("Remote<T> of streaming methods", () => {
+  class Sensor {
+    async *readings(count: number, signal?: AbortSignal) {
+      for (let i = 0; i < count && !signal?.aborted; i++) yield i;
+    }
+    async *required(count: number, signal: AbortSignal) {
+      if (!signal.aborted) yield count;
+    }
+    *sync(n: number): Generator<string> {
+      yield String(n);
+    }
+    frames(): AsyncIterable<Buffer> {
+      return (async function* () {})();
+    }
+    async later(n: number): Promise<AsyncIterable<Float64Array>> {
+      return (async function* () {
+        yield new Float64Array(n);
+      })();
+    }
+    stream(): Readable {
+      return {} as Readable;
+    }
+    plain(n: number): number[] {
+      return [n];
+    }
+    async name(): Promise<string> {
+      return "sensor";
+    }
+    loose(): any {
+      return undefined;
+    }
+  }
+  const sensor = {} as Remote<Sensor>;
+
+  it("maps a generator method to a call of its items, without the trailing AbortSignal", () => {
+    expectTypeOf(sensor.readings).toEqualTypeOf<(count: number) => RemoteStreamCall<number>>();
+    expectTypeOf(sensor.required).toEqualTypeOf<(count: number) => RemoteStreamCall<number>>();
+    expectTypeOf<Awaited<ReturnType<typeof sensor.readings>>>().toEqualTypeOf<RemoteStream<number>>();
+    expectTypeOf(sensor.sync).toEqualTypeOf<(n: number) => RemoteStreamCall<string>>();
+    const iterate = async () => {
+      for await (const s of sensor.sync(1)) expectTypeOf(s).toEqualTypeOf<string>();
+      for await (const r of await sensor.readings(3)) expectTypeOf(r).toEqualTypeOf<number>();
+    };
+    expectTypeOf(iterate).toBeFunction();
+  });
+
+  it("maps methods returning async iterables (directly or in a promise, Node streams too) the same way", () => {
+    expectTypeOf(sensor.frames).toEqualTypeOf<() => RemoteStreamCall<Buffer>>();
+    expectTypeOf(sensor.later).toEqualTypeOf<(n: number) => RemoteStreamCall<Float64Array>>();
+    expectTypeOf(sensor.stream).returns.toEqualTypeOf<RemoteStreamCall<any>>();
+    expectTypeOf<StreamItem<AsyncGenerator<number>>>().toEqualTypeOf<number>();
+    expectTypeOf<StreamItem<Generator<string>>>().toEqualTypeOf<string>();
+    expectTypeOf<StreamItem<number[]>>().toEqualTypeOf<never>();
+  });
+
+  it("leaves plain methods, iterable values and methods returning any as promises", () => {
+    expectTypeOf(sensor.plain).toEqualTypeOf<(n: number) => Promise<number[]>>();
+    expectTypeOf(sensor.name).toEqualTypeOf<() => Promise<string>>();
+    expectTypeOf(sensor.loose).toEqualTypeOf<() => Promise<any>>();
+  });
+
+  it("refuses an AbortSignal from the client", () => {
+    // @ts-expect-error the daemon fills in the signal; the client cannot pass one
+    expectTypeOf(() => sensor.readings(3, new AbortController().signal)).toBeFunction();
+    // @ts-expect-error not even for a required signal parameter
+    expectTypeOf(() => sensor.required(3, new AbortController().signal)).toBeFunction();
   });
 });

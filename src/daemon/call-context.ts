@@ -15,6 +15,7 @@ export interface CallContext {
 /** The context of one call; its AbortController is made only when someone asks for the signal. */
 export class ServedCall implements CallContext {
   #controller: AbortController | undefined;
+  #aborted: { readonly reason: unknown } | undefined;
 
   constructor(
     readonly peerId: string,
@@ -25,13 +26,18 @@ export class ServedCall implements CallContext {
     return this.controller.signal;
   }
 
-  /** Aborts the signal, when anyone has asked for it (else there is no one to tell). */
+  /** Aborts the signal; one asked for only later (a cleanup that reads it now) is made aborted. */
   abort(reason: unknown): void {
-    this.#controller?.abort(reason);
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#aborted = { reason };
   }
 
   private get controller(): AbortController {
-    return (this.#controller ??= new AbortController());
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#aborted.reason);
+    }
+    return this.#controller;
   }
 }
 

@@ -117,8 +117,9 @@ export class Daemon {
   /**
    * Emits a connection's `peerId` (as `callContext().peerId` told its calls) once each time the
    * daemon lets it go: after heartbeatTimeout of silence (a client killed, a cable pulled), and
-   * on close() for the connections still open. Its session instances, locks and subscriptions
-   * are gone by then (session instances disposed, possibly still running).
+   * on close() for the connections still open. Its locks, subscriptions and streams are gone
+   * by then, and its session instances disposed (possibly still running) — unless streams of
+   * it had generators to stop: then after their cleanup (within closeTimeout).
    */
   readonly clientDisconnected = new Signal<[peerId: string]>();
   /** The daemon's CURVE public key, carried by its URIs. */
@@ -240,9 +241,9 @@ export class Daemon {
     for (const call of this.#calls.abandon()) this.#out.error(call.peer, call.peerId, call.id, new DaemonError("the daemon was closed before the call finished"));
     this.#out.silence();
     await this.#socket.close();
-    for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
     // Generators clean up (their finally) before the instances they use are disposed.
     await this.#streams.finished(this.#closeTimeout);
+    for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
     this.#registry.clear();
     await this.#registry.disposed(this.#closeTimeout);
     this.#state = "closed";
@@ -273,9 +274,11 @@ export class Daemon {
 
   /** The connection is gone: its subscriptions, session instances and locks go with it, then listeners are told. */
   #dropPeer(peerId: string): void {
-    this.#streams.dropPeer(peerId);
+    const streamsStopped = this.#streams.dropPeer(peerId, this.#closeTimeout);
     this.#signals.dropPeer(peerId);
-    this.#registry.endSession(peerId);
+    // A generator cleans up (its finally) before the session instance it uses is disposed.
+    if (streamsStopped) void streamsStopped.then(() => this.#registry.endSession(peerId));
+    else this.#registry.endSession(peerId);
     this.#locks.releasePeer(peerId);
     this.#out.drop(peerId);
     this.clientDisconnected.emit(peerId);

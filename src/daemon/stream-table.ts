@@ -128,10 +128,16 @@ export class StreamTable {
     if (streams) for (const stream of [...streams.values()]) stream.resume();
   }
 
-  /** The connection is gone: its streams end, their generators are stopped. */
-  dropPeer(peerId: string): void {
+  /**
+   * The connection is gone: its streams end, their generators are stopped. Resolves when
+   * they have finished their cleanup (at once when it had none), or after `timeoutMs`.
+   */
+  dropPeer(peerId: string, timeoutMs: number): Promise<void> | undefined {
     const streams = this.#byPeer.get(peerId);
-    if (streams) for (const stream of [...streams.values()]) stream.cancel(new DOMException("the client went away", "AbortError"));
+    if (!streams) return undefined;
+    const stopped = [...streams.values()];
+    for (const stream of stopped) stream.cancel(new DOMException("the client went away", "AbortError"));
+    return bounded(Promise.all(stopped.map((stream) => stream.finished)), timeoutMs);
   }
 
   /** Ends every stream, telling each client `error`. */
@@ -141,12 +147,12 @@ export class StreamTable {
 
   /** Resolves when every stopped generator has finished its cleanup, or after `timeoutMs`. */
   async finished(timeoutMs: number): Promise<void> {
-    if (this.#running.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all([...this.#running].map((stream) => stream.finished)),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
+    if (this.#running.size > 0) await bounded(Promise.all([...this.#running].map((stream) => stream.finished)), timeoutMs);
   }
+}
+
+async function bounded(work: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
 }

@@ -28,7 +28,9 @@ export type WritableKeys<T> = {
 export type StreamItem<R> = R extends AsyncIterable<infer X> ? X : R extends Generator<infer X, unknown, never> ? X : never;
 
 /** The parameters a client sends: a trailing AbortSignal is the daemon's to fill in (for generator methods). */
-export type WithoutSignal<A extends unknown[]> = A extends [...infer Rest, AbortSignal]
+export type WithoutSignal<A extends unknown[]> = A extends []
+  ? A
+  : A extends [...infer Rest, AbortSignal]
   ? Rest
   : A extends [...infer Rest, (AbortSignal | undefined)?]
     ? Rest
