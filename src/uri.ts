@@ -8,7 +8,9 @@ import { NamingError } from "./errors.js";
  *   PYRONAME:<name>[@<host>:<port>]      a name to resolve through a nameserver
  *   PYROMETA:<tag>[,<tag>...][@<host>:<port>]  any registration carrying all tags
  *
- * A PYRO URI of a daemon using CURVE ends in `?key=<its public key>` (Z85, percent-encoded).
+ * A PYRO URI of a daemon using CURVE ends in `?key=<its public key>` (Z85, percent-encoded);
+ * one served over the TCP transport instead of ZeroMQ carries `transport=tcp` (`?transport=tcp`,
+ * or `&transport=tcp` after a key). No marker means ZeroMQ.
  *
  * `formatUri(parseUri(s)) === s` for every URI this module produces.
  */
@@ -36,6 +38,8 @@ export interface PyroUri {
   readonly location?: Location;
   /** The daemon's CURVE public key (Z85), when it encrypts. */
   readonly key?: string;
+  /** "tcp" when the daemon is reached over the TCP transport; absent: ZeroMQ. */
+  readonly transport?: "tcp";
 }
 
 const PROTOCOLS: readonly UriProtocol[] = ["PYRO", "PYRONAME", "PYROMETA"];
@@ -107,18 +111,30 @@ export function parseUri(text: string): PyroUri {
   const where = rest.slice(at + 1);
   const question = where.indexOf("?");
   if (question < 0) return { protocol, object, location: parseLocation(text, where) };
-  return { protocol, object, location: parseLocation(text, where.slice(0, question)), key: parseKey(text, where.slice(question + 1)) };
+  return { protocol, object, location: parseLocation(text, where.slice(0, question)), ...parseParameters(text, where.slice(question + 1)) };
 }
 
 /** A CURVE key in Z85: 40 characters of ZeroMQ's Z85 alphabet. */
 export const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
-function parseKey(text: string, query: string): string {
-  const match = /^key=([^&]*)$/.exec(query);
-  if (!match) fail(text, `unknown URI parameters ${JSON.stringify(query)} (only key=<Z85 public key>)`);
+/** `key=<Z85 public key>` and `transport=tcp`, each at most once, in that order. */
+function parseParameters(text: string, query: string): { key?: string; transport?: "tcp" } {
+  const parts = query.split("&");
+  const unknown = (): never => fail(text, `unknown URI parameters ${JSON.stringify(query)} (only key=<Z85 public key> and transport=tcp)`);
+  const parameters: { key?: string; transport?: "tcp" } = {};
+  if (parts[0]?.startsWith("key=")) parameters.key = parseKey(text, parts.shift()!.slice("key=".length));
+  if (parts[0] === "transport=tcp") {
+    parameters.transport = "tcp";
+    parts.shift();
+  }
+  if (parts.length > 0 || (parameters.key === undefined && parameters.transport === undefined)) unknown();
+  return parameters;
+}
+
+function parseKey(text: string, encoded: string): string {
   let key: string;
   try {
-    key = decodeURIComponent(match[1]!);
+    key = decodeURIComponent(encoded);
   } catch {
     fail(text, "key is not properly percent-encoded");
   }
@@ -135,7 +151,8 @@ export function formatLocation(location: Location): string {
 export function formatUri(uri: PyroUri): string {
   const base = `${uri.protocol}:${uri.object}`;
   if (!uri.location) return base;
-  return `${base}@${formatLocation(uri.location)}${uri.key ? `?key=${encodeURIComponent(uri.key)}` : ""}`;
+  const parameters = [...(uri.key ? [`key=${encodeURIComponent(uri.key)}`] : []), ...(uri.transport === "tcp" ? ["transport=tcp"] : [])];
+  return `${base}@${formatLocation(uri.location)}${parameters.length ? `?${parameters.join("&")}` : ""}`;
 }
 
 /** The ZeroMQ endpoint for a location: tcp://host:port or ipc:///path. */

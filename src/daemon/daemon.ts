@@ -6,7 +6,7 @@ import { decodeMessage, encodeBatch, encodeMessage, isBatch, messageSize, peekCo
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
-import { ServerSocket } from "../transport/server-socket.js";
+import { listen, type ServerTransport, type TransportKind } from "../transport/transport.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
 import { advertised, locationOf } from "./bound-location.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
@@ -45,6 +45,13 @@ export interface DaemonOptions extends TransportOptions {
    * nathost). Default: the bound host, or for 0.0.0.0/:: this machine's first external address.
    */
   readonly advertisedHost?: string;
+  /**
+   * "zmq" (the default: CURVE, interop with ZeroMQ software) or "tcp" (a direct TCP
+   * connection, lower latency). Its URIs say which, so clients pick the same. A TCP daemon
+   * reports a taken port at start() rather than here, and on port 0 knows its port (and URIs)
+   * once started.
+   */
+  readonly transport?: TransportKind;
   /** Host or IP to bind (TCP). Default 127.0.0.1. */
   readonly host?: string;
   /** TCP port; 0 (the default) picks a free one. */
@@ -113,7 +120,9 @@ function signalOf(objectId: string, instance: object, shape: ExposedShape, name:
  * through the protected hooks below, so this layer never imports that one.
  */
 export class Daemon {
-  readonly location: Location;
+  #location: Location | undefined;
+  readonly #advertisedHost: string | undefined;
+  readonly #transport: TransportKind;
   /**
    * Emits a connection's `peerId` (as `callContext().peerId` told its calls) once each time the
    * daemon lets it go: after heartbeatTimeout of silence (a client killed, a cable pulled), and
@@ -125,7 +134,7 @@ export class Daemon {
   /** The daemon's CURVE public key, carried by its URIs. */
   readonly #publicKey: string | undefined;
   readonly #options: ResolvedTransportOptions;
-  readonly #socket: ServerSocket;
+  readonly #socket: ServerTransport;
   readonly #registry: Registry;
   readonly #locks = new LockTable();
   readonly #peers: PeerTracker;
@@ -162,15 +171,17 @@ export class Daemon {
     this.#registry = new Registry(this.#onError);
     const endpoint = options.ipc !== undefined
       ? endpointOf({ transport: "ipc", path: options.ipc })
-      : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 }).replace(/:0$/, ":*");
+      : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
     const curve = options.curve && {
       keys: readSecretKeyFile(options.curve.secretKeyFile),
       ...(options.curve.authorizedClients !== undefined && { authorized: new AuthorizedKeys(options.curve.authorizedClients) }),
     };
     this.#publicKey = curve?.keys.publicKey;
-    this.#socket = new ServerSocket(endpoint, this.#options, encodeBatch, curve);
+    this.#transport = options.transport ?? "zmq";
+    if (this.#transport !== "zmq" && this.#transport !== "tcp") throw new RangeError(`transport must be "zmq" or "tcp", got ${String(this.#transport)}`);
+    this.#socket = listen(this.#transport, endpoint, this.#options, encodeBatch, curve);
     this.#out = new Outbound(this.#socket, { maxBytes: maxOutgoingBytes, maxMessages: HIGH_WATER_MARK / 2, maxMessageSize: this.#options.maxMessageSize }, this.#onError);
-    this.location = advertised(locationOf(this.#socket.endpoint), options.advertisedHost);
+    this.#advertisedHost = options.advertisedHost;
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
       capacity: options.maxQueuedEvents ?? 10_000,
@@ -205,7 +216,7 @@ export class Daemon {
   uriFor(idOrTarget: string | object): string {
     const id = typeof idOrTarget === "string" ? idOrTarget : this.#registry.idOf(idOrTarget);
     if (id === undefined || !this.#registry.has(id)) throw new DaemonError("object is not registered in this daemon");
-    return formatUri({ protocol: "PYRO", object: id, location: this.location, ...(this.#publicKey && { key: this.#publicKey }) });
+    return formatUri({ protocol: "PYRO", object: id, location: this.location, ...(this.#publicKey && { key: this.#publicKey }), ...(this.#transport === "tcp" && { transport: "tcp" }) });
   }
 
   /** Ids of every registered object, the daemon object included. */
@@ -213,12 +224,29 @@ export class Daemon {
     return this.#registry.ids();
   }
 
+  /** Where the daemon is reached, as its URIs say (a TCP daemon on port 0 knows it once started). */
+  get location(): Location {
+    return (this.#location ??= advertised(locationOf(this.#socket.endpoint), this.#advertisedHost));
+  }
+
   /** Starts serving, then runs afterStart(); if that fails the daemon closes and start() fails. */
   async start(): Promise<void> {
     if (this.#state !== "created") throw new DaemonError(`daemon cannot start: it is ${this.#state}`);
     this.#state = "running";
+    try {
+      await this.#socket.ready;
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
     this.#peers.start(Math.max(50, Math.floor(this.#options.heartbeatInterval / 2)));
-    this.#socket.start((peer, frames) => this.#receive(peer, frames));
+    this.#socket.start(
+      (peer, frames) => this.#receive(peer, frames),
+      (peer) => {
+        const peerId = peer.toString("latin1");
+        if (this.#peers.closed(peerId)) this.#dropPeer(peerId);
+      },
+    );
     try {
       await this.afterStart();
     } catch (error) {

@@ -1,6 +1,6 @@
 import { LimitExceededError } from "../errors.js";
 import { outgoingSize, peekCorrelationId, type OutFrame } from "../protocol/frames.js";
-import type { ServerSocket } from "../transport/server-socket.js";
+import type { ServerTransport } from "../transport/transport.js";
 import { OutgoingBudget } from "./outgoing-budget.js";
 import { errorFrames } from "./reply-frames.js";
 
@@ -14,7 +14,7 @@ const REFUSAL_MARGIN_BYTES = 1024 * 1024;
  * client that reads nothing sees no reply anyway).
  */
 export class Outbound {
-  readonly #socket: ServerSocket;
+  readonly #socket: ServerTransport;
   readonly #budget: OutgoingBudget;
   readonly #maxBytes: number;
   readonly #maxMessageSize: number;
@@ -22,7 +22,7 @@ export class Outbound {
   /** Set once the socket is closing: messages then go nowhere, and that is no error. */
   #silenced = false;
 
-  constructor(socket: ServerSocket, limits: { maxBytes: number; maxMessages: number; maxMessageSize: number }, onError: (error: unknown, context: string) => void) {
+  constructor(socket: ServerTransport, limits: { maxBytes: number; maxMessages: number; maxMessageSize: number }, onError: (error: unknown, context: string) => void) {
     this.#socket = socket;
     this.#budget = new OutgoingBudget(limits.maxBytes, limits.maxMessages);
     this.#maxBytes = limits.maxBytes;

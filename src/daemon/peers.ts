@@ -31,6 +31,11 @@ export class PeerTracker {
     return this.#forgotten.size > 0 && this.#forgotten.delete(peerId);
   }
 
+  /** The transport says the connection ended (it never comes back under this id); returns whether it was tracked. */
+  closed(peerId: string): boolean {
+    return this.#lastSeen.delete(peerId);
+  }
+
   has(peerId: string): boolean {
     return this.#lastSeen.has(peerId);
   }

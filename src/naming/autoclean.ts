@@ -4,6 +4,7 @@ import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
 import { DAEMON_OBJECT_ID } from "../protocol/metadata.js";
 import { resolveTransportOptions } from "../transport/options.js";
 import { endpointOf, parseUri } from "../uri.js";
+import type { TransportKind } from "../transport/transport.js";
 import { NAMESERVER_NAME } from "../names.js";
 import type { NameServer } from "./nameserver.js";
 
@@ -80,8 +81,8 @@ export class Autocleaner {
     for (const [name, uri] of registered) {
       if (name === NAMESERVER_NAME) continue;
       const parsed = parseUri(uri);
-      // One check per daemon: its endpoint, and its CURVE key when it encrypts.
-      const daemon = `${endpointOf(parsed.location!)} ${parsed.key ?? ""}`;
+      // One check per daemon: its transport, endpoint, and its CURVE key when it encrypts.
+      const daemon = `${parsed.transport ?? "zmq"} ${endpointOf(parsed.location!)} ${parsed.key ?? ""}`;
       let names = byDaemon.get(daemon);
       if (!names) byDaemon.set(daemon, (names = []));
       names.push({ objectId: parsed.object, name, uri });
@@ -90,8 +91,8 @@ export class Autocleaner {
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next && !this.#stopped; next = queue.shift()) {
         const [daemon, names] = next;
-        const [endpoint, key] = daemon.split(" ") as [string, string];
-        const served = await this.#servedBy(endpoint, key || undefined);
+        const [transport, endpoint, key] = daemon.split(" ") as [TransportKind, string, string];
+        const served = await this.#servedBy(transport, endpoint, key || undefined);
         if (served !== "alive") this.#record(names, served);
         else for (const { name } of names) this.#failingSince.delete(name);
       }
@@ -106,9 +107,9 @@ export class Autocleaner {
    * Object ids a daemon serves, undefined when it does not answer, or "alive" when it
    * answers but refuses to tell us (an encrypting daemon that does not admit our key).
    */
-  async #servedBy(endpoint: string, serverKey: string | undefined): Promise<Set<string> | undefined | "alive"> {
+  async #servedBy(transport: TransportKind, endpoint: string, serverKey: string | undefined): Promise<Set<string> | undefined | "alive"> {
     const curve = serverKey ? { serverKey, keys: this.#keys() } : undefined;
-    const channel = new Channel(endpoint, resolveTransportOptions({}), curve);
+    const channel = new Channel(endpoint, resolveTransportOptions({}), curve, transport);
     try {
       const ids = await channel.invoke(DAEMON_OBJECT_ID, "registered", [], this.#timeout);
       return Array.isArray(ids) ? new Set(ids.filter((id): id is string => typeof id === "string")) : undefined;

@@ -1,5 +1,6 @@
 import type { ResolvedTransportOptions } from "../transport/options.js";
 import type { ClientCurve } from "../transport/client-socket.js";
+import type { TransportKind } from "../transport/transport.js";
 import { Channel } from "./channel.js";
 
 interface Shared {
@@ -9,16 +10,16 @@ interface Shared {
 
 const channels = new Map<string, Shared>();
 
-function keyOf(endpoint: string, options: ResolvedTransportOptions, curve: ClientCurve | undefined): string {
-  return `${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout} ${curve ? `${curve.serverKey} ${curve.keys.publicKey}` : "plain"}`;
+function keyOf(endpoint: string, transport: TransportKind, options: ResolvedTransportOptions, curve: ClientCurve | undefined): string {
+  return `${transport} ${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout} ${curve ? `${curve.serverKey} ${curve.keys.publicKey}` : "plain"}`;
 }
 
-/** The channel to `endpoint`, shared by every proxy with the same transport options and keys. */
-export function acquireChannel(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve): Channel {
-  const key = keyOf(endpoint, options, curve);
+/** The channel to `endpoint` over `transport`, shared by every proxy with the same transport options and keys. */
+export function acquireChannel(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve, transport: TransportKind = "zmq"): Channel {
+  const key = keyOf(endpoint, transport, options, curve);
   let shared = channels.get(key);
   if (!shared || shared.channel.closed) {
-    shared = { channel: new Channel(endpoint, options, curve), users: 0 };
+    shared = { channel: new Channel(endpoint, options, curve, transport), users: 0 };
     channels.set(key, shared);
   }
   shared.users++;

@@ -3,7 +3,8 @@ import { decodeValue, encodeValue } from "../codec/values.js";
 import { ConnectionClosedError, MessageTooLargeError, ProtocolError, SecurityError, TimeoutError } from "../errors.js";
 import { decodeMessage, encodeBatch, isReplyHeader, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { Payload, RequestMessage } from "../protocol/message.js";
-import { ClientSocket, type ClientCurve } from "../transport/client-socket.js";
+import type { ClientCurve } from "../transport/client-socket.js";
+import { dial, type ClientTransport, type TransportKind } from "../transport/transport.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -41,7 +42,7 @@ const MAX_ID = 0xffff_ffff;
 export class Channel {
   readonly endpoint: string;
   readonly #options: ResolvedTransportOptions;
-  readonly #socket: ClientSocket;
+  readonly #socket: ClientTransport;
   readonly #pending = new Map<number, Pending>();
   /** Streams open on this connection, by the id of the call that opened each. */
   readonly #streams = new Map<number, RemoteStream>();
@@ -59,7 +60,7 @@ export class Channel {
   #lastSent = 0;
   #closed = false;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve, transport: TransportKind = "zmq") {
     this.endpoint = endpoint;
     this.#options = options;
     this.subscriptions = new Subscriptions({
@@ -67,7 +68,7 @@ export class Channel {
       unsubscribe: (object, signal, timeoutMs) => this.request({ kind: "unsubscribe", object, signal }, timeoutMs),
       ack: (seq) => this.#sendControl({ kind: "ack", id: seq }),
     });
-    this.#socket = new ClientSocket(endpoint, options, {
+    this.#socket = dial(transport, endpoint, options, {
       onConnect: () => {
         this.#securityError = undefined;
         this.#receipts.reset();

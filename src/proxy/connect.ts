@@ -51,7 +51,7 @@ function pyroUri(uri: string | PyroUri): PyroUri {
 
 /** Acquires the channel to the object's daemon and fetches its metadata there; gives the channel back on failure. */
 async function open(parsed: PyroUri, options: ConnectOptions, timeout: number): Promise<Opened> {
-  const channel = acquireChannel(endpointOf(parsed.location!), resolveTransportOptions(options), clientCurve(parsed, options));
+  const channel = acquireChannel(endpointOf(parsed.location!), resolveTransportOptions(options), clientCurve(parsed, options), parsed.transport ?? "zmq");
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;

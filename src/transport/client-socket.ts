@@ -5,6 +5,7 @@ import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
+import type { ClientTransport } from "./transport.js";
 
 const DRAIN_TIMEOUT_MS = 1000;
 /** How long a closing connection lets its last messages leave. */
@@ -34,7 +35,7 @@ export interface ClientCurve {
  * connection that is down. (Not `immediate`: it discards replies still unread when the
  * connection closes, such as the last replies of a daemon shutting down.)
  */
-export class ClientSocket {
+export class ClientSocket implements ClientTransport {
   readonly #dealer: Dealer;
   readonly #queue: SendQueue;
   readonly #loop: Promise<void>;

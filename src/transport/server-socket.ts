@@ -6,6 +6,7 @@ import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { zapHandler, type AuthorizedKeys, type CurveKeyPair } from "./curve.js";
 import { endpointReleased } from "./endpoint-release.js";
 import { SendQueue } from "./send-queue.js";
+import type { ServerMessageHandler, ServerTransport } from "./transport.js";
 import { commonSocketOptions } from "./socket-options.js";
 
 const CLOSE_LINGER_MS = 1000;
@@ -17,17 +18,17 @@ export interface ServerCurve {
 }
 const ENDPOINT_RELEASE_TIMEOUT_MS = 2000;
 
-/** Receives one message: the peer's routing id and the frames after it. */
-export type ServerMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
 
 /**
  * The daemon's ROUTER socket: bound at construction (so URIs with port 0 are known
  * before start), one receive loop, one send queue.
  */
-export class ServerSocket {
+export class ServerSocket implements ServerTransport {
   readonly #router: Router;
   readonly #queue: SendQueue;
   readonly endpoint: string;
+  /** Bound at construction already. */
+  readonly ready = Promise.resolve();
   #loop: Promise<void> | undefined;
   #zapDomain: string | undefined;
 
@@ -42,7 +43,8 @@ export class ServerSocket {
       zapHandler.register(this.#zapDomain, authorized ? (key) => authorized.has(key) : () => true);
     }
     try {
-      this.#router.bindSync(endpoint);
+      // Port 0 is ZeroMQ's wildcard `*`.
+      this.#router.bindSync(endpoint.replace(/:0$/, ":*"));
     } catch (error) {
       this.#router.close();
       if (this.#zapDomain) void zapHandler.unregister(this.#zapDomain);
@@ -60,7 +62,7 @@ export class ServerSocket {
     );
   }
 
-  /** Starts the receive loop; `handler` must not throw. */
+  /** Starts the receive loop; `handler` must not throw. (A ROUTER does not tell which peer went away.) */
   start(handler: ServerMessageHandler): void {
     if (this.#loop) return;
     this.#loop = (async () => {

@@ -5,6 +5,7 @@ import type { ResolvedTransportOptions } from "../options.js";
 import type { ClientSocketEvents } from "../client-socket.js";
 import { connectOptions, parseTcpEndpoint, type TcpEndpoint } from "./tcp-endpoint.js";
 import { TcpConnection } from "./tcp-connection.js";
+import type { ClientTransport } from "../transport.js";
 
 const RECONNECT_MS = 100;
 const RECONNECT_MAX_MS = 1000;
@@ -14,7 +15,7 @@ const RECONNECT_MAX_MS = 1000;
  * loss with backoff (100 ms doubling to 1 s), and tells its channel as a ZeroMQ DEALER's
  * events would (connected once the daemon's preamble arrived).
  */
-export class TcpClient {
+export class TcpClient implements ClientTransport {
   readonly endpoint: string;
   readonly #where: TcpEndpoint;
   readonly #options: ResolvedTransportOptions;

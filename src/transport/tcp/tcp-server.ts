@@ -2,11 +2,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import { DaemonError } from "../../errors.js";
 import type { OutFrame } from "./frame-codec.js";
 import type { ResolvedTransportOptions } from "../options.js";
-import { formatTcpEndpoint, listenOptions, parseTcpEndpoint } from "./tcp-endpoint.js";
+import { formatTcpEndpoint, listenOptions, parseTcpEndpoint, type TcpEndpoint } from "./tcp-endpoint.js";
 import { TcpConnection } from "./tcp-connection.js";
-
-/** Receives one message: the peer's id and its frames. */
-export type TcpMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
+import type { ServerMessageHandler, ServerTransport } from "../transport.js";
 
 /** How long close() lets the last replies leave before it cuts connections. */
 const CLOSE_FLUSH_MS = 1000;
@@ -14,48 +12,59 @@ const CLOSE_FLUSH_MS = 1000;
 /**
  * A daemon's listening side of the TCP transport: one TcpConnection per client, each with
  * an id of its own (as a ZeroMQ ROUTER gives a routing id). Messages to a peer that is gone
- * are dropped. Connections made before start() wait, paused.
+ * are dropped. Connections made before start() wait, paused. Node listens asynchronously:
+ * on port 0 the port is known once `ready`.
  */
-export class TcpServer {
+export class TcpServer implements ServerTransport {
   readonly #server: Server;
   readonly #options: ResolvedTransportOptions;
   readonly #connections = new Map<string, TcpConnection>();
   readonly #waiting: Socket[] = [];
-  #handler: TcpMessageHandler | undefined;
+  readonly ready: Promise<void>;
+  #handler: ServerMessageHandler | undefined;
   #onDisconnect: ((peer: Buffer) => void) | undefined;
   #nextId = 1;
-  #endpoint = "";
+  readonly #requested: TcpEndpoint;
+  #bound: string | undefined;
 
-  private constructor(server: Server, options: ResolvedTransportOptions) {
-    this.#server = server;
+  /** Listens on `tcp://host:port` (port 0: a free one) or `ipc:///path`. */
+  constructor(endpoint: string, options: ResolvedTransportOptions) {
+    this.#requested = parseTcpEndpoint(endpoint);
     this.#options = options;
-    server.on("connection", (socket) => {
+    this.#server = createServer({ noDelay: true });
+    this.#server.on("connection", (socket) => {
       if (this.#handler) this.#accept(socket);
       else this.#waiting.push(socket.pause());
     });
-  }
-
-  /** Listens on `tcp://host:port` (port 0: a free one) or `ipc:///path`. */
-  static async listen(endpoint: string, options: ResolvedTransportOptions): Promise<TcpServer> {
-    const where = parseTcpEndpoint(endpoint);
-    const server = createServer({ noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (error) => reject(new DaemonError(`cannot listen on ${endpoint}: ${error.message}`, { cause: error })));
-      server.listen(listenOptions(where), () => resolve());
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#server.once("error", (error) => reject(new DaemonError(`cannot listen on ${endpoint}: ${error.message}`, { cause: error })));
+      this.#server.listen(listenOptions(this.#requested), () => {
+        const address = this.#server.address();
+        this.#bound = address && typeof address === "object" ? formatTcpEndpoint({ host: address.address, port: address.port }) : endpoint;
+        resolve();
+      });
     });
-    const transport = new TcpServer(server, options);
-    const address = server.address();
-    transport.#endpoint = address && typeof address === "object" ? formatTcpEndpoint({ host: address.address, port: address.port }) : endpoint;
-    return transport;
+    // Whoever awaits `ready` sees the failure; nobody awaiting it is no crash.
+    this.ready.catch(() => {});
   }
 
-  /** The bound endpoint, with the real port. */
+  /** Listens and waits until it does. */
+  static async listen(endpoint: string, options: ResolvedTransportOptions): Promise<TcpServer> {
+    const server = new TcpServer(endpoint, options);
+    await server.ready;
+    return server;
+  }
+
+  /** The bound endpoint: with the real port once `ready`; before, the one asked for unless its port is 0. */
   get endpoint(): string {
-    return this.#endpoint;
+    if (this.#bound) return this.#bound;
+    const requested = this.#requested;
+    if ("port" in requested && requested.port === 0) throw new DaemonError("a TCP daemon on port 0 knows its port once started: await daemon.start() first");
+    return formatTcpEndpoint(requested);
   }
 
   /** Starts delivering messages; `handler` must not throw. `onDisconnect` tells a connection that ended. */
-  start(handler: TcpMessageHandler, onDisconnect?: (peer: Buffer) => void): void {
+  start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void {
     this.#handler = handler;
     this.#onDisconnect = onDisconnect;
     for (const socket of this.#waiting.splice(0)) this.#accept(socket.resume());
@@ -76,7 +85,7 @@ export class TcpServer {
     const deadline = Date.now() + CLOSE_FLUSH_MS;
     while (connections.some((c) => c.open) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const connection of connections) connection.destroy();
-    await closed;
+    if (this.#server.listening) await closed;
   }
 
   #accept(socket: Socket): void {

@@ -1,0 +1,55 @@
+/**
+ * The seam between the daemon and proxy layers and the sockets: both transports (ZeroMQ and
+ * plain TCP) move frame arrays with a peer identity behind these two small interfaces, and
+ * nothing above this layer knows which one runs.
+ */
+import type { OutFrame } from "../protocol/frames.js";
+import type { ClientCurve, ClientSocketEvents } from "./client-socket.js";
+import { ClientSocket } from "./client-socket.js";
+import type { ResolvedTransportOptions } from "./options.js";
+import { ServerSocket, type ServerCurve } from "./server-socket.js";
+import { TcpClient } from "./tcp/tcp-client.js";
+import { TcpServer } from "./tcp/tcp-server.js";
+
+/** Which transport: ZeroMQ (the default; CURVE, federation's sockets) or a direct TCP connection (lower latency). */
+export type TransportKind = "zmq" | "tcp";
+
+export const TRANSPORT_KINDS: readonly TransportKind[] = ["zmq", "tcp"];
+
+/** Receives one message: the peer's identity (stable for the connection) and the frames after it. */
+export type ServerMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
+
+/** A daemon's side: many peers. */
+export interface ServerTransport {
+  /** The bound endpoint, `tcp://host:port` with the real port or `ipc://path`; a TCP transport on port 0 knows it once `ready`. */
+  readonly endpoint: string;
+  /** Resolves once listening; rejects with DaemonError when it cannot (the port is taken). */
+  readonly ready: Promise<void>;
+  /** Starts delivering messages (`handler` must not throw); `onDisconnect`, when the transport can tell, names a peer whose connection ended. */
+  start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void;
+  /** Sends to one peer; to a peer that is gone the message is dropped. */
+  send(peer: Uint8Array, frames: OutFrame[]): Promise<void>;
+  /** Lets the last messages leave (bounded), then closes; resolves once the endpoint can be bound again. */
+  close(): Promise<void>;
+}
+
+/** A proxy's side: one connection to one daemon, re-established after a loss. */
+export interface ClientTransport {
+  readonly connected: boolean;
+  send(frames: OutFrame[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Binds a daemon's transport. `batch` joins several messages into one (ZeroMQ only: TCP writes of one tick leave together anyway). */
+export function listen(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ServerCurve): ServerTransport {
+  if (kind === "zmq") return new ServerSocket(endpoint, options, batch, curve);
+  if (curve) throw new TypeError("CURVE needs the ZeroMQ transport (TLS on TCP is not there yet)");
+  return new TcpServer(endpoint, options);
+}
+
+/** Connects a proxy's transport to a daemon's endpoint. */
+export function dial(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ClientCurve): ClientTransport {
+  if (kind === "zmq") return new ClientSocket(endpoint, options, events, batch, curve);
+  if (curve) throw new TypeError("CURVE needs the ZeroMQ transport (TLS on TCP is not there yet)");
+  return new TcpClient(endpoint, options, events);
+}
