@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { readPublicKeyFile, withNameServer, type LookupOptions, type NameServer, type Remote } from "../src/index.js";
 
 export interface NsFlags {
@@ -6,6 +6,7 @@ export interface NsFlags {
   nsKey?: string;
   curveSecret?: string;
   autostartNs?: boolean;
+  nsTransport?: "zmq" | "tcp";
 }
 
 /** The options every client command takes: where the nameserver is, and CURVE keys. */
@@ -14,7 +15,8 @@ export function clientOptions(command: Command): Command {
     .option("--ns <host:port>", "nameserver address (else PYRO_TS_NS, else located)")
     .option("--ns-key <key>", "the nameserver's CURVE public key, Z85 or a .pub file (else PYRO_TS_NS_KEY)")
     .option("--curve-secret <file>", "this client's CURVE key file (else PYRO_TS_CURVE_SECRET)")
-    .option("--autostart-ns", "start a nameserver on this host, detached, when none answers (else PYRO_TS_NS_AUTOSTART=1)");
+    .option("--autostart-ns", "start a nameserver on this host, detached, when none answers (else PYRO_TS_NS_AUTOSTART=1)")
+    .addOption(new Option("--ns-transport <transport>", "the nameserver's transport at --ns (else PYRO_TS_NS_TRANSPORT, else zmq)").choices(["zmq", "tcp"]));
 }
 
 
@@ -28,6 +30,7 @@ export function lookupOptions(flags: NsFlags): LookupOptions {
     ...(serverKey && { nsKey: serverKey }),
     ...(secretKeyFile && { curve: { secretKeyFile } }),
     ...(flags.autostartNs && { autostart: true }),
+    ...(flags.nsTransport && { nsTransport: flags.nsTransport }),
   };
 }
 

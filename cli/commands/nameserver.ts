@@ -17,6 +17,7 @@ interface NameServerFlags {
   storage?: string;
   autoclean?: number;
   curveSecret?: string;
+  transport?: "zmq" | "tcp";
   authorizedClients?: string;
   federate?: string;
   beaconPort?: number;
@@ -81,6 +82,7 @@ export function nameserverCommand(program: Command): void {
     .option("--bcport <port>", "broadcast responder UDP port (profile: ns_bcport)", port)
     .option("-x, --no-broadcast", "do not answer broadcast lookups")
     .option("-s, --storage <spec>", "memory, file:<path>, sqlite:<path>, or etcd://host:port[,host:port...]/prefix[?ttl=seconds] (shared by every nameserver on the prefix)")
+    .addOption(new Option("--transport <transport>", "zmq (the default) or tcp: serve over a direct TCP connection; clients use --ns-transport tcp, or find it by broadcast").choices(["zmq", "tcp"]))
     .option("--curve-secret <file>", "encrypt with CURVE using this key file (pyro-ts keygen); profile: curve_secret_key_file")
     .option("--authorized-clients <dir>", "admit only clients whose .pub file is in this folder; profile: curve_authorized_clients")
     .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", autocleanSeconds)
@@ -110,6 +112,7 @@ export function nameserverCommand(program: Command): void {
         broadcast: flags.broadcast === false ? false : profile.broadcast,
         storage,
         autoclean: flags.autoclean ?? profile.autoclean,
+        ...(flags.transport && { transport: flags.transport }),
         ...curveOptions(flags.curveSecret ?? profile.curveSecretKeyFile, flags.authorizedClients ?? profile.curveAuthorizedClients),
         ...federationOptions(flags, profile),
         ...(detachedLog && { respawn: { argv: process.argv.slice(1), logFile: detachedLog } }),

@@ -6,6 +6,7 @@ import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../
 import { validCallTimeout, validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
 import { formatUri, parseUri } from "../uri.js";
+import type { TransportKind } from "../transport/transport.js";
 import { LOCATE_REQUEST } from "./broadcast-responder.js";
 import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "../names.js";
 import type { NameServer } from "./nameserver.js";
@@ -28,6 +29,11 @@ export interface LocateOptions extends ConnectOptions {
   readonly bcport?: number;
   /** The nameserver's CURVE public key, when it encrypts and its address comes without one. */
   readonly nsKey?: string;
+  /**
+   * The transport of the nameservers at the addresses given or tried ("zmq", the default, or
+   * "tcp"; else PYRO_TS_NS_TRANSPORT). A broadcast answer carries its own.
+   */
+  readonly nsTransport?: TransportKind;
   /** How long each attempt may take, in ms. Default 2000 (above the 1 s reconnect backoff). */
   readonly locateTimeout?: number;
   /**
@@ -39,8 +45,10 @@ export interface LocateOptions extends ConnectOptions {
 
 const BROADCAST_TRIES = 3;
 
-function nsUri(host: string, port: number): string {
-  return formatUri({ protocol: "PYRO", object: NAMESERVER_NAME, location: { transport: "tcp", host, port } });
+function nsUri(host: string, port: number, options: Pick<LocateOptions, "nsTransport">): string {
+  const transport = options.nsTransport ?? process.env.PYRO_TS_NS_TRANSPORT ?? "zmq";
+  if (transport !== "zmq" && transport !== "tcp") throw new NamingError(`the nameserver transport must be zmq or tcp, got ${JSON.stringify(transport)}`);
+  return formatUri({ protocol: "PYRO", object: NAMESERVER_NAME, location: { transport: "tcp", host, port }, ...(transport === "tcp" && { transport }) });
 }
 
 function broadcastAddresses(option: LocateOptions["broadcast"]): readonly string[] {
@@ -125,7 +133,7 @@ export function nsAddresses(options: Pick<LocateOptions, "ns">): string[] {
 async function firstAnswering(addresses: readonly string[], options: LocateOptions, timeout: number): Promise<Remote<NameServer> | undefined> {
   const attempts = addresses.map((address) => {
     const { host, port } = parseHostPort(address);
-    return attempt(nsUri(host, port), options, timeout);
+    return attempt(nsUri(host, port, options), options, timeout);
   });
   let chosen: Remote<NameServer> | undefined;
   try {
@@ -152,7 +160,7 @@ export async function locateNs(options: LocateOptions = {}): Promise<Remote<Name
   const explicit = nsAddresses(options);
   const autostart = autostartSettings(options.autostart);
   const startHere = (settings: AutostartOptions, candidates: readonly { host: string; port: number }[]): Promise<Remote<NameServer>> =>
-    autostartNameServer({ candidates, broadcast: options.broadcast, bcport: options.bcport, isLocal: isLocalHost, find: (host, port) => attempt(nsUri(host, port), options, timeout) }, settings);
+    autostartNameServer({ candidates, broadcast: options.broadcast, bcport: options.bcport, isLocal: isLocalHost, find: (host, port) => attempt(nsUri(host, port, options), options, timeout) }, settings);
   if (explicit.length > 0) {
     const proxy = await firstAnswering(explicit, options, timeout);
     if (proxy) return proxy;
@@ -162,7 +170,7 @@ export async function locateNs(options: LocateOptions = {}): Promise<Remote<Name
   const port = options.port ?? DEFAULT_NS_PORT;
   const hosts = [...new Set([options.host, "127.0.0.1"].filter((h): h is string => !!h))];
   for (const host of hosts) {
-    const proxy = await attempt(nsUri(host, port), options, timeout);
+    const proxy = await attempt(nsUri(host, port, options), options, timeout);
     if (proxy) return proxy;
   }
   const addresses = broadcastAddresses(options.broadcast);

@@ -15,7 +15,7 @@ import { NAMESERVER_HOST_ID, NameServerHost, type RespawnCommand } from "./host/
 
 export type { RespawnCommand };
 
-export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve"> {
+export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve" | "transport"> {
   /** Host to bind. Default 127.0.0.1. */
   readonly host?: string;
   /** Port; default 9090, 0 picks a free one. */
@@ -82,12 +82,13 @@ export async function startNameServer(options: NameServerOptions = {}): Promise<
   let host: NameServerHost | undefined;
   try {
     daemon = new Daemon({ ...options, host: options.host ?? "127.0.0.1", port: options.port ?? DEFAULT_NS_PORT });
+    // Started first: a TCP daemon on port 0 knows its port, and so its URIs, only then.
+    await daemon.start();
     const nameserver = new NameServer(storage);
     const uri = daemon.register(nameserver, NAMESERVER_NAME);
     nameserver._registerSelf(uri);
     host = new NameServerHost(options.respawn);
     daemon.register(host, NAMESERVER_HOST_ID);
-    await daemon.start();
     if (options.broadcast !== false) {
       responder = await BroadcastResponder.start(uri, options.bchost ?? "0.0.0.0", options.bcport ?? DEFAULT_BROADCAST_PORT);
     }
