@@ -9,19 +9,32 @@ export interface Child<T> {
   stop(): Promise<void>;
 }
 
-/** Starts `dist/bench/<script>.js` with args; resolves with its first stdout line parsed as JSON. */
-export async function startChild<T>(script: string, args: readonly string[] = []): Promise<Child<T>> {
+/**
+ * Starts `dist/bench/<script>.js` with args (and node's own flags, `nodeFlags`, such as
+ * --expose-gc); resolves with its first stdout line parsed as JSON.
+ */
+export async function startChild<T>(script: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): Promise<Child<T>> {
   const path = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
-  const child = spawn(process.execPath, [path, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...nodeFlags, path, ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const info = await new Promise<T>((resolve, reject) => {
     let text = "";
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 10 s`)), 10_000);
+    // A child that never says where it listens is not left running behind a failed bench.
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`${script} did not start within 10 s`)), 10_000);
     child.stdout!.on("data", (chunk: Buffer) => {
       text += chunk.toString();
       const newline = text.indexOf("\n");
       if (newline >= 0) {
         clearTimeout(timer);
-        resolve(JSON.parse(text.slice(0, newline)) as T);
+        try {
+          resolve(JSON.parse(text.slice(0, newline)) as T);
+        } catch (error) {
+          fail(error as Error);
+        }
       }
     });
     child.once("exit", (code) => {

@@ -17,7 +17,7 @@ it("npm run bench --quick measures every figure beside its baseline", async () =
     const report = JSON.parse(readFileSync(file, "utf8")) as { quick: boolean; figures: { name: string; pyro: number; baseline: number; ratio: number }[]; etcd: { skipped?: string; figures?: { name: string; ratio: number }[] } };
     expect(report.quick).toBe(true);
     const names = report.figures.map((f) => f.name);
-    for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "oneway calls", "10 client processes", "signal fan-out to 10", "64 MiB Buffer transfer", "nameserver lookups", "memory per registration (memory store)"]) {
+    for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "oneway calls", "10 client processes", "signal fan-out to 10", "64 MiB Buffer transfer", "nameserver lookups", "memory per registration (memory store)", "stream of small items", "stream of 1 MiB Buffers (items/s = MiB/s)", "daemon rss under a slow reader (peak)", "daemon Buffers held under a slow reader (after GC)"]) {
       expect(names).toContain(expected);
     }
     expect(names.filter((n) => n.startsWith("list by prefix"))).toHaveLength(3);
