@@ -7,8 +7,8 @@ import { Daemon } from "../src/index.js";
 import { StreamObject } from "./stream-object.js";
 
 // The defaults, stated so that the report can name the window the memory figure is held to.
-const window = 128;
-const windowBytes = 8 * 1024 * 1024;
+const window = 1024;
+const windowBytes = 32 * 1024 * 1024;
 const daemon = new Daemon({ host: "127.0.0.1", port: 0, streamWindow: window, streamWindowBytes: windowBytes });
 const uri = daemon.register(new StreamObject(), "stream");
 await daemon.start();

@@ -17,6 +17,8 @@ import { NodeChild } from "./node-child.js";
 const FIXTURES = ["stream-daemon", "stream-client", "stream-source"] as const;
 const distFixture = (name: (typeof FIXTURES)[number]): string => join("dist", "test", "fixtures", `${name}.js`);
 const MiB = 1024 * 1024;
+/** The daemon's default streamWindow. */
+const WINDOW = 1024;
 const HEARTBEAT = { heartbeatInterval: 200, heartbeatTimeout: 600 };
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -89,17 +91,17 @@ describe("streams across processes", () => {
     const consumer = start("consumer", "stream-client", { uri, key: "killed", read: 3, ...HEARTBEAT });
     await consumer.waitForLine((line) => line === "stalled", 15_000, '"stalled"');
     expect(consumer.lines.slice(0, 3)).toEqual(["item 0", "item 1", "item 2"]);
-    // The consumer stopped reading: the generator stops at the window (128) and waits for credit.
-    await expect.poll(() => source.tracks.get("killed")?.produced, { timeout: 5000 }).toBe(128);
+    // The consumer stopped reading: the generator stops at the window (1024) and waits for credit.
+    await expect.poll(() => source.tracks.get("killed")?.produced, { timeout: 5000 }).toBe(WINDOW);
     await sleep(300);
-    expect(source.tracks.get("killed")).toMatchObject({ produced: 128, finished: false });
+    expect(source.tracks.get("killed")).toMatchObject({ produced: WINDOW, finished: false });
 
     await consumer.kill("SIGKILL");
     const killedAt = Date.now();
     await expect.poll(() => source.tracks.get("killed")?.finished, { timeout: HEARTBEAT.heartbeatTimeout + 4000, interval: 20 }).toBe(true);
     expect(Date.now() - killedAt).toBeLessThan(HEARTBEAT.heartbeatTimeout + 3000);
     const track = source.tracks.get("killed")!;
-    expect(track).toMatchObject({ aborted: true, contextAborted: true, produced: 128 });
+    expect(track).toMatchObject({ aborted: true, contextAborted: true, produced: WINDOW });
     expect(dropped).toContain(track.peer);
   }, 30_000);
 

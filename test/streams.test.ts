@@ -82,7 +82,7 @@ describe("streams: delivery", () => {
   it("20 concurrent streams on one connection (one proxy, and several sharing it) all complete, interleaved", async () => {
     const { uri, proxy, source } = await setup();
     const proxies = [proxy, ...(await Promise.all(range(3).map(() => use.connect<Streams>(uri, { timeout: 10_000 }))))];
-    const N = 1000;
+    const N = 3000;
     const arrivals: number[] = [];
     const results = await Promise.all(range(20).map(async (i) => {
       const items: string[] = [];
@@ -98,7 +98,7 @@ describe("streams: delivery", () => {
     expect(source.peers.size).toBe(1);
     let switches = 0;
     for (let k = 1; k < arrivals.length; k++) if (arrivals[k] !== arrivals[k - 1]) switches++;
-    // A window (128) is less than a stream: none can finish before the others start.
+    // A window (1024) is less than a stream: none can finish before the others start.
     expect(switches).toBeGreaterThan(40);
   }, 30_000);
 });
@@ -254,7 +254,8 @@ describe("streams: oneway and late streams", () => {
   }, 10_000);
 
   it("a stream that starts after its call timed out is cancelled on the daemon", async () => {
-    const { source, proxy } = await setup();
+    // A window shorter than the stream (1000 items), so it waits for the client's credit.
+    const { source, proxy } = await setup({ streamWindow: 128 });
     proxy.$timeout = 200;
     await expect(proxy.late("late", 600)).rejects.toBeInstanceOf(TimeoutError);
     await expect.poll(() => source.tracks.get("late")?.finished, { timeout: 3000 }).toBe(true);

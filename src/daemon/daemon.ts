@@ -75,16 +75,16 @@ export interface DaemonOptions extends TransportOptions {
   readonly maxSubscriptionsPerConnection?: number;
   /**
    * Bytes sent to one connection and not yet confirmed received by its client, at most (one
-   * message may always go while less than 256 KiB are unconfirmed). Past it, events and
+   * message may always go while less than 4 MiB are unconfirmed). Past it, events and
    * stream items wait (events beyond maxQueuedEvents are dropped and counted), and a reply
    * becomes a LimitExceededError. Default 64 MiB, at most 1 GiB.
    */
   readonly maxOutgoingBytes?: number;
   /** Streams (methods returning generators or async iterables) one connection may have open. Default 100. */
   readonly maxStreamsPerConnection?: number;
-  /** Items of one stream sent and not yet consumed by the client, at most. Default 128. */
+  /** Items of one stream sent and not yet consumed by the client, at most. Default 1024. */
   readonly streamWindow?: number;
-  /** Bytes of one stream's items sent and not yet consumed, at most (one item always may be). Default 8 MiB. */
+  /** Bytes of one stream's items sent and not yet consumed, at most (one item always may be). Default 32 MiB. */
   readonly streamWindowBytes?: number;
   /**
    * CURVE encryption and client authentication: the daemon's key file (`pyro-ts keygen`),
@@ -160,8 +160,8 @@ export class Daemon {
     if (maxOutgoingBytes > 1024 ** 3) throw new RangeError(`maxOutgoingBytes must be at most 1 GiB, got ${maxOutgoingBytes}`);
     this.#streams = new StreamTable({
       maxPerConnection: positiveInteger("maxStreamsPerConnection", options.maxStreamsPerConnection, 100),
-      window: positiveInteger("streamWindow", options.streamWindow, 128),
-      windowBytes: positiveInteger("streamWindowBytes", options.streamWindowBytes, 8 * 1024 * 1024),
+      window: positiveInteger("streamWindow", options.streamWindow, 1024),
+      windowBytes: positiveInteger("streamWindowBytes", options.streamWindowBytes, 32 * 1024 * 1024),
       maxMessageSize: this.#options.maxMessageSize,
       reply: (peer, peerId, frames) => this.#out.reply(peer, peerId, frames),
       push: (peer, peerId, frames) => this.#out.push(peer, peerId, frames),

@@ -4,13 +4,15 @@ import type { ServerTransport } from "../transport/transport.js";
 import { OutgoingBudget } from "./outgoing-budget.js";
 import { errorFrames } from "./reply-frames.js";
 
-/** Past a connection's bound, refusals still go out up to this much more; then replies are dropped. */
+/** Replies may go this far past a connection's bound, so events and stream items filling it never starve them. */
+export const REPLY_ALLOWANCE_BYTES = 8 * 1024 * 1024;
+/** Past that, refusals still go out up to this much more; then replies are dropped. */
 const REFUSAL_MARGIN_BYTES = 1024 * 1024;
 
 /**
  * Everything a daemon sends, each connection held to its outgoing bound (OutgoingBudget):
- * events and stream items wait when it is reached (the caller keeps them), a reply becomes a
- * LimitExceededError, and past a further margin it is dropped (its caller times out: a
+ * events and stream items wait when it is reached (the caller keeps them); a reply may go 8 MiB
+ * past it, then becomes a LimitExceededError, and past a further margin it is dropped (its caller times out: a
  * client that reads nothing sees no reply anyway).
  */
 export class Outbound {
@@ -36,7 +38,7 @@ export class Outbound {
    */
   reply(peer: Buffer, peerId: string | undefined, frames: OutFrame[]): boolean {
     const size = outgoingSize(frames);
-    if (peerId === undefined || this.#budget.fits(peerId, size)) {
+    if (peerId === undefined || this.#budget.fits(peerId, size, REPLY_ALLOWANCE_BYTES)) {
       this.#send(peer, peerId, frames, size);
       return true;
     }
@@ -47,7 +49,7 @@ export class Outbound {
       this.#maxMessageSize,
     );
     const refusalSize = outgoingSize(refusal);
-    if (unread + refusalSize <= this.#maxBytes + REFUSAL_MARGIN_BYTES) this.#send(peer, peerId, refusal, refusalSize);
+    if (unread + refusalSize <= this.#maxBytes + REPLY_ALLOWANCE_BYTES + REFUSAL_MARGIN_BYTES) this.#send(peer, peerId, refusal, refusalSize);
     return false;
   }
 

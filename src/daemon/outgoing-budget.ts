@@ -29,15 +29,15 @@ export class OutgoingBudget {
     this.#maxMessages = maxMessages;
   }
 
-  /** Whether `size` more bytes may go to the connection now; remembers a refusal. */
-  fits(peerId: string, size: number): boolean {
+  /** Whether `size` more bytes may go to the connection now, `allowance` beyond the bound; remembers a refusal. */
+  fits(peerId: string, size: number, allowance = 0): boolean {
     const peer = this.#peers.get(peerId);
     if (!peer) return true;
     const bytes = distance(peer.confirmedBytes, peer.sentBytes);
     const messages = distance(peer.confirmedMessages, peer.sentMessages);
     // Below a report's worth the client may simply not have reported yet: never refuse then,
     // or a large message could wait for a report that never comes.
-    const roomForBytes = bytes < REPORT_EVERY_BYTES || bytes + size <= this.#maxBytes;
+    const roomForBytes = bytes < REPORT_EVERY_BYTES || bytes + size <= this.#maxBytes + allowance;
     const roomForMessages = messages < REPORT_EVERY_MESSAGES || messages < this.#maxMessages;
     if (roomForBytes && roomForMessages) return true;
     peer.refused = true;

@@ -25,6 +25,10 @@ export interface StreamLimits {
 
 type Source = AsyncIterator<unknown> | Iterator<unknown>;
 
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as Partial<PromiseLike<T>>).then === "function";
+}
+
 /**
  * Whether a method's result is streamed rather than sent as one value: an async iterable
  * (async generators, Node streams) or a generator object. Arrays, strings, maps and sets are
@@ -152,7 +156,10 @@ export class OutgoingStream {
       while (!this.#ended && this.#held === undefined && this.#hasCredit) {
         let step: IteratorResult<unknown>;
         try {
-          step = await runInCallContext(this.#context, () => this.#iterator.next());
+          const next = runInCallContext(this.#context, () => this.#iterator.next());
+          // A sync generator's items go out in one burst (the send queue batches them) rather
+          // than one message per turn of the microtask queue.
+          step = isThenable(next) ? await next : next;
         } catch (error) {
           // A generator that threw is finished: nothing to stop.
           if (this.#end()) this.#outlet.error(error);

@@ -159,7 +159,7 @@ export interface CancelMessage {
 }
 
 /** A client reports what it received at the latest when this many bytes are unreported… */
-export const REPORT_EVERY_BYTES = 256 * 1024;
+export const REPORT_EVERY_BYTES = 4 * 1024 * 1024;
 /** …or this many messages. */
 export const REPORT_EVERY_MESSAGES = 1000;
 

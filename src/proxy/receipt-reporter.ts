@@ -4,7 +4,7 @@ const distance = (from: number, to: number): number => (to - from) >>> 0;
 
 /**
  * Counts what a connection received from its daemon and reports it (`received`) at the latest
- * every 256 KiB or 1000 messages, so the daemon can bound what it has sent and not heard
+ * every 4 MiB or 1000 messages, so the daemon can bound what it has sent and not heard
  * confirmed (docs/protocol.md, Outgoing bounds). Counters run modulo 2^32.
  */
 export class ReceiptReporter {
