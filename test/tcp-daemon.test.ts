@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConnectionClosedError, connect, Daemon, DaemonError, expose, parseUri, Signal, TimeoutError } from "../src/index.js";
+import { ConnectionClosedError, connect, Daemon, DaemonError, expose, lockable, LockedError, parseUri, Signal, TimeoutError } from "../src/index.js";
 import type { Streams } from "./fixtures/stream-source.js";
 import { resources } from "./helpers.js";
 import { freePort, squat, until } from "./host-processes.js";
@@ -92,4 +92,44 @@ describe("the TCP transport under daemons and proxies", () => {
     await start("restarted");
     expect(await proxy.ping()).toBe("pong");
   }, 30_000);
+});
+
+@expose
+@lockable
+class Stage {
+  position = 0;
+
+  moveTo(position: number): number {
+    this.position = position;
+    return position;
+  }
+}
+
+describe("a daemon listening over both transports", () => {
+  it("serves ZeroMQ and TCP clients together, the same objects, each connection its own", async () => {
+    const daemon = await use.daemon({ also: { transport: "tcp" } });
+    const stage = new Stage();
+    daemon.register(stage, "stage");
+    const overZmq = daemon.uriFor("stage");
+    const overTcp = daemon.uriFor("stage", "tcp");
+    expect(parseUri(overZmq).transport).toBeUndefined();
+    expect(parseUri(overTcp).transport).toBe("tcp");
+    expect(parseUri(overTcp).location).not.toEqual(parseUri(overZmq).location);
+    const a = await use.connect<Stage>(overZmq);
+    const b = await use.connect<Stage>(overTcp);
+    expect(await a.moveTo(1)).toBe(1);
+    expect(await b.moveTo(2)).toBe(2);
+    expect(stage.position).toBe(2);
+    // Two connections, not one: the lock of the ZeroMQ proxy refuses the TCP one.
+    await a.$lock();
+    await expect(b.moveTo(3)).rejects.toBeInstanceOf(LockedError);
+    await a.$unlock();
+    expect(await b.moveTo(3)).toBe(3);
+  });
+
+  it("refuses a second listener of the same transport, and does not listen over a transport it was not given", async () => {
+    await expect(use.daemon({ also: { transport: "zmq" } })).rejects.toThrow(RangeError);
+    const daemon = await use.daemon({ transport: "tcp" });
+    expect(() => daemon.uriFor("pyro-ts.Daemon", "zmq")).toThrow(DaemonError);
+  });
 });

@@ -2,13 +2,12 @@ import { randomBytes } from "node:crypto";
 import { decodeValue } from "../codec/values.js";
 import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberError } from "../errors.js";
 import { isSignal, Signal } from "../signal.js";
-import { decodeMessage, encodeBatch, encodeMessage, isBatch, messageSize, peekCorrelationId, peekOneway, splitBatch } from "../protocol/frames.js";
+import { decodeMessage, encodeMessage, isBatch, messageSize, peekCorrelationId, peekOneway, splitBatch } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
-import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
-import { listen, type ServerTransport, type TransportKind } from "../transport/transport.js";
-import { endpointOf, formatUri, type Location } from "../uri.js";
-import { advertised, locationOf } from "./bound-location.js";
+import type { ServerTransport, TransportKind } from "../transport/transport.js";
+import { formatUri, type Location } from "../uri.js";
+import { Listeners } from "./listeners.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
@@ -52,6 +51,12 @@ export interface DaemonOptions extends TransportOptions {
    * once started.
    */
   readonly transport?: TransportKind;
+  /**
+   * Also listen over the other transport, on this port of the same host (0, the default: a
+   * free one), so clients of both kinds are served together. URIs name the primary
+   * transport; `uriFor(id, "tcp")` gives one over the other.
+   */
+  readonly also?: { readonly transport: TransportKind; readonly port?: number };
   /** Host or IP to bind (TCP). Default 127.0.0.1. */
   readonly host?: string;
   /** TCP port; 0 (the default) picks a free one. */
@@ -120,9 +125,7 @@ function signalOf(objectId: string, instance: object, shape: ExposedShape, name:
  * through the protected hooks below, so this layer never imports that one.
  */
 export class Daemon {
-  #location: Location | undefined;
-  readonly #advertisedHost: string | undefined;
-  readonly #transport: TransportKind;
+  readonly #listeners: Listeners;
   /**
    * Emits a connection's `peerId` (as `callContext().peerId` told its calls) once each time the
    * daemon lets it go: after heartbeatTimeout of silence (a client killed, a cable pulled), and
@@ -131,8 +134,6 @@ export class Daemon {
    * it had generators to stop: then after their cleanup (within closeTimeout).
    */
   readonly clientDisconnected = new Signal<[peerId: string]>();
-  /** The daemon's CURVE public key, carried by its URIs. */
-  readonly #publicKey: string | undefined;
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ServerTransport;
   readonly #registry: Registry;
@@ -169,19 +170,9 @@ export class Daemon {
     });
     this.#onError = options.onError ?? defaultOnError;
     this.#registry = new Registry(this.#onError);
-    const endpoint = options.ipc !== undefined
-      ? endpointOf({ transport: "ipc", path: options.ipc })
-      : endpointOf({ transport: "tcp", host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
-    const curve = options.curve && {
-      keys: readSecretKeyFile(options.curve.secretKeyFile),
-      ...(options.curve.authorizedClients !== undefined && { authorized: new AuthorizedKeys(options.curve.authorizedClients) }),
-    };
-    this.#publicKey = curve?.keys.publicKey;
-    this.#transport = options.transport ?? "zmq";
-    if (this.#transport !== "zmq" && this.#transport !== "tcp") throw new RangeError(`transport must be "zmq" or "tcp", got ${String(this.#transport)}`);
-    this.#socket = listen(this.#transport, endpoint, this.#options, encodeBatch, curve);
+    this.#listeners = new Listeners(options, this.#options);
+    this.#socket = this.#listeners.server;
     this.#out = new Outbound(this.#socket, { maxBytes: maxOutgoingBytes, maxMessages: HIGH_WATER_MARK / 2, maxMessageSize: this.#options.maxMessageSize }, this.#onError);
-    this.#advertisedHost = options.advertisedHost;
     this.#signals = new SignalHub({
       window: options.eventWindow ?? 1000,
       capacity: options.maxQueuedEvents ?? 10_000,
@@ -212,11 +203,11 @@ export class Daemon {
     return true;
   }
 
-  /** The URI of a registered object (by id or the object itself). */
-  uriFor(idOrTarget: string | object): string {
+  /** The URI of a registered object (by id or the object itself), over `transport` (default: the primary one). */
+  uriFor(idOrTarget: string | object, transport?: TransportKind): string {
     const id = typeof idOrTarget === "string" ? idOrTarget : this.#registry.idOf(idOrTarget);
     if (id === undefined || !this.#registry.has(id)) throw new DaemonError("object is not registered in this daemon");
-    return formatUri({ protocol: "PYRO", object: id, location: this.location, ...(this.#publicKey && { key: this.#publicKey }), ...(this.#transport === "tcp" && { transport: "tcp" }) });
+    return this.#listeners.uri(id, transport);
   }
 
   /** Ids of every registered object, the daemon object included. */
@@ -226,7 +217,7 @@ export class Daemon {
 
   /** Where the daemon is reached, as its URIs say (a TCP daemon on port 0 knows it once started). */
   get location(): Location {
-    return (this.#location ??= advertised(locationOf(this.#socket.endpoint), this.#advertisedHost));
+    return this.#listeners.location();
   }
 
   /** Starts serving, then runs afterStart(); if that fails the daemon closes and start() fails. */

@@ -1,0 +1,92 @@
+import { encodeBatch } from "../protocol/frames.js";
+import { CombinedServer } from "../transport/combined-server.js";
+import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
+import type { ResolvedTransportOptions } from "../transport/options.js";
+import { listen, TRANSPORT_KINDS, type ServerTransport, type TransportKind } from "../transport/transport.js";
+import { endpointOf, formatUri, type Location } from "../uri.js";
+import { advertised, locationOf } from "./bound-location.js";
+import { DaemonError } from "../errors.js";
+
+/** Where and how a daemon listens: the part of DaemonOptions about its sockets. */
+export interface ListenOptions {
+  readonly advertisedHost?: string;
+  readonly transport?: TransportKind;
+  readonly host?: string;
+  readonly port?: number;
+  readonly ipc?: string;
+  readonly also?: { readonly transport: TransportKind; readonly port?: number };
+  readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
+}
+
+function checkKind(kind: unknown, option: string): TransportKind {
+  if (!TRANSPORT_KINDS.includes(kind as TransportKind)) throw new RangeError(`${option} must be "zmq" or "tcp", got ${String(kind)}`);
+  return kind as TransportKind;
+}
+
+/**
+ * A daemon's listening sockets, one per transport (the primary, and `also` another), bound
+ * when made, and the URIs that reach each: the key of a CURVE daemon, the TCP transport's marker.
+ */
+export class Listeners {
+  readonly server: ServerTransport;
+  /** The daemon's CURVE public key, carried by its URIs. */
+  readonly publicKey: string | undefined;
+  readonly #kinds: readonly TransportKind[];
+  readonly #endpoints: () => readonly string[];
+  readonly #advertisedHost: string | undefined;
+  readonly #locations = new Map<TransportKind, Location>();
+
+  constructor(options: ListenOptions, transport: ResolvedTransportOptions) {
+    const primary = checkKind(options.transport ?? "zmq", "transport");
+    const host = options.host ?? "127.0.0.1";
+    const endpoint = options.ipc !== undefined ? endpointOf({ transport: "ipc", path: options.ipc }) : endpointOf({ transport: "tcp", host, port: options.port ?? 0 });
+    const curve = options.curve && {
+      keys: readSecretKeyFile(options.curve.secretKeyFile),
+      ...(options.curve.authorizedClients !== undefined && { authorized: new AuthorizedKeys(options.curve.authorizedClients) }),
+    };
+    this.publicKey = curve?.keys.publicKey;
+    this.#advertisedHost = options.advertisedHost;
+    const first = listen(primary, endpoint, transport, encodeBatch, curve);
+    if (!options.also) {
+      this.#kinds = [primary];
+      this.server = first;
+      this.#endpoints = () => [first.endpoint];
+      return;
+    }
+    const second = checkKind(options.also.transport, "also.transport");
+    if (second === primary) throw new RangeError(`also.transport must differ from transport (${primary})`);
+    let other: ServerTransport;
+    try {
+      other = listen(second, endpointOf({ transport: "tcp", host, port: options.also.port ?? 0 }), transport, encodeBatch, curve);
+    } catch (error) {
+      void first.close();
+      throw error;
+    }
+    const combined = new CombinedServer([first, other]);
+    this.#kinds = [primary, second];
+    this.server = combined;
+    this.#endpoints = () => [combined.endpointOf(0), combined.endpointOf(1)];
+  }
+
+  /** The transports listened on, the primary first. */
+  get transports(): readonly TransportKind[] {
+    return this.#kinds;
+  }
+
+  /** Where clients reach the daemon over `kind` (a TCP listener on port 0 knows it once ready). */
+  location(kind: TransportKind = this.#kinds[0]!): Location {
+    let location = this.#locations.get(kind);
+    if (!location) {
+      const index = this.#kinds.indexOf(kind);
+      if (index < 0) throw new DaemonError(`this daemon does not listen over ${kind} (it does over ${this.#kinds.join(" and ")})`);
+      location = advertised(locationOf(this.#endpoints()[index]!), this.#advertisedHost);
+      this.#locations.set(kind, location);
+    }
+    return location;
+  }
+
+  /** The URI of object `id` over `kind` (default: the primary transport). */
+  uri(id: string, kind: TransportKind = this.#kinds[0]!): string {
+    return formatUri({ protocol: "PYRO", object: id, location: this.location(kind), ...(this.publicKey && { key: this.publicKey }), ...(kind === "tcp" && { transport: "tcp" }) });
+  }
+}

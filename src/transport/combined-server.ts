@@ -1,0 +1,47 @@
+import type { OutFrame } from "../protocol/frames.js";
+import type { ServerMessageHandler, ServerTransport } from "./transport.js";
+
+/**
+ * Several transports serving one daemon (ZeroMQ and TCP on two ports). A peer's identity is
+ * its transport's, prefixed with that transport's index, so peers of different transports
+ * never share an identity (a ZeroMQ client may choose its routing id) and replies go back
+ * the way the request came.
+ */
+export class CombinedServer implements ServerTransport {
+  readonly #transports: readonly ServerTransport[];
+  readonly ready: Promise<void>;
+
+  constructor(transports: readonly ServerTransport[]) {
+    this.#transports = transports;
+    this.ready = Promise.all(transports.map((t) => t.ready)).then(() => {});
+    this.ready.catch(() => {});
+  }
+
+  /** The first transport's endpoint. */
+  get endpoint(): string {
+    return this.#transports[0]!.endpoint;
+  }
+
+  /** The endpoint of transport `index`. */
+  endpointOf(index: number): string {
+    return this.#transports[index]!.endpoint;
+  }
+
+  start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void {
+    this.#transports.forEach((transport, index) => {
+      const tag = (peer: Buffer): Buffer => Buffer.concat([Buffer.of(index), peer]);
+      transport.start((peer, frames) => handler(tag(peer), frames), onDisconnect && ((peer) => onDisconnect(tag(peer))));
+    });
+  }
+
+  send(peer: Uint8Array, frames: OutFrame[]): Promise<void> {
+    const transport = this.#transports[peer[0] ?? -1];
+    // An identity this server never handed out: nobody to send to.
+    if (!transport) return Promise.resolve();
+    return transport.send(peer.subarray(1), frames);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#transports.map((t) => t.close()));
+  }
+}
