@@ -20,17 +20,40 @@ const EMPTY = Buffer.alloc(0);
 /** A frame about to be written: strings as UTF-8. */
 export type OutFrame = Uint8Array | string;
 
-/** The buffers to write for one message (lengths and frames; no frame is copied). */
+/** Frames up to this size are copied into the message's header buffer: one write instead of several. */
+const INLINE_BYTES = 16 * 1024;
+
+/**
+ * The buffers to write for one message: its frame count, lengths and small frames (strings
+ * encoded in place) in as few buffers as possible; a large binary frame goes by reference,
+ * never copied.
+ */
 export function encodeFrames(frames: readonly OutFrame[]): Buffer[] {
-  const lengths = Buffer.allocUnsafe(U32);
-  lengths.writeUInt32BE(frames.length, 0);
-  const out: Buffer[] = [lengths];
-  for (const frame of frames) {
-    const bytes = typeof frame === "string" ? Buffer.from(frame, "utf8") : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    const length = Buffer.allocUnsafe(U32);
-    length.writeUInt32BE(bytes.length, 0);
-    out.push(length, bytes);
+  const lengths = frames.map((f) => (typeof f === "string" ? Buffer.byteLength(f) : f.byteLength));
+  const inline = (i: number): boolean => typeof frames[i] === "string" || lengths[i]! <= INLINE_BYTES;
+  // Sizes of the buffers to fill: one grows until a large binary frame interrupts it.
+  const sizes: number[] = [U32];
+  for (let i = 0; i < frames.length; i++) {
+    sizes[sizes.length - 1]! += U32;
+    if (inline(i)) sizes[sizes.length - 1]! += lengths[i]!;
+    else sizes.push(0);
   }
+  const out: Buffer[] = [];
+  let current = Buffer.allocUnsafe(sizes[0]!);
+  let at = current.writeUInt32BE(frames.length, 0);
+  let segment = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i]!;
+    at = current.writeUInt32BE(lengths[i]!, at);
+    if (typeof frame === "string") at += current.write(frame, at, "utf8");
+    else if (inline(i)) at += Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).copy(current, at);
+    else {
+      out.push(current, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      current = Buffer.allocUnsafe(sizes[++segment]!);
+      at = 0;
+    }
+  }
+  if (current.length > 0) out.push(current);
   return out;
 }
 
@@ -52,9 +75,11 @@ type State =
 export class FrameDecoder {
   readonly #maxMessageSize: number;
   #chunks: Buffer[] = [];
+  /** Index of the first chunk not consumed yet (a head index: shifting many small chunks would be quadratic). */
+  #first = 0;
   /** Bytes in #chunks not consumed yet. */
   #buffered = 0;
-  /** Offset of the first unconsumed byte in #chunks[0]. */
+  /** Offset of the first unconsumed byte in #chunks[#first]. */
   #offset = 0;
   #state: State = { at: "preamble" };
 
@@ -119,7 +144,7 @@ export class FrameDecoder {
   /** Takes `n` buffered bytes (n ≤ #buffered): a view into one chunk when they lie in it, else a copy. */
   #take(n: number): Buffer {
     if (n === 0) return EMPTY;
-    const first = this.#chunks[0]!;
+    const first = this.#chunks[this.#first]!;
     if (first.length - this.#offset >= n) {
       const view = first.subarray(this.#offset, this.#offset + n);
       this.#consume(n);
@@ -128,7 +153,7 @@ export class FrameDecoder {
     const copy = Buffer.allocUnsafe(n);
     let copied = 0;
     while (copied < n) {
-      const chunk = this.#chunks[0]!;
+      const chunk = this.#chunks[this.#first]!;
       const part = Math.min(n - copied, chunk.length - this.#offset);
       chunk.copy(copy, copied, this.#offset, this.#offset + part);
       copied += part;
@@ -140,9 +165,16 @@ export class FrameDecoder {
   #consume(n: number): void {
     this.#buffered -= n;
     this.#offset += n;
-    if (this.#offset === this.#chunks[0]!.length) {
-      this.#chunks.shift();
+    if (this.#offset === this.#chunks[this.#first]!.length) {
+      this.#first++;
       this.#offset = 0;
+      if (this.#first === this.#chunks.length) {
+        this.#chunks = [];
+        this.#first = 0;
+      } else if (this.#first > 1024 && this.#first * 2 > this.#chunks.length) {
+        this.#chunks = this.#chunks.slice(this.#first);
+        this.#first = 0;
+      }
     }
   }
 }
