@@ -9,8 +9,8 @@ import { NamingError } from "./errors.js";
  *   PYROMETA:<tag>[,<tag>...][@<host>:<port>]  any registration carrying all tags
  *
  * A PYRO URI of a daemon using CURVE ends in `?key=<its public key>` (Z85, percent-encoded);
- * one served over the TCP transport instead of ZeroMQ carries `transport=tcp` (`?transport=tcp`,
- * or `&transport=tcp` after a key). No marker means ZeroMQ.
+ * one served over the TCP transport instead of ZeroMQ carries `?transport=tcp`, and, when it
+ * encrypts with TLS, its certificate's fingerprint after it (`&tls=sha256:…`). No marker means ZeroMQ.
  *
  * `formatUri(parseUri(s)) === s` for every URI this module produces.
  */
@@ -40,6 +40,8 @@ export interface PyroUri {
   readonly key?: string;
   /** "tcp" when the daemon is reached over the TCP transport; absent: ZeroMQ. */
   readonly transport?: "tcp";
+  /** The TLS fingerprint of a daemon on the TCP transport that encrypts (`sha256:` and 43 base64url characters). */
+  readonly tls?: string;
 }
 
 const PROTOCOLS: readonly UriProtocol[] = ["PYRO", "PYRONAME", "PYROMETA"];
@@ -117,17 +119,22 @@ export function parseUri(text: string): PyroUri {
 /** A CURVE key in Z85: 40 characters of ZeroMQ's Z85 alphabet. */
 export const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
-/** `key=<Z85 public key>` and `transport=tcp`, each at most once, in that order. */
-function parseParameters(text: string, query: string): { key?: string; transport?: "tcp" } {
+/** `key=<Z85 public key>`, or `transport=tcp` and then perhaps `tls=<fingerprint>`. */
+function parseParameters(text: string, query: string): { key?: string; transport?: "tcp"; tls?: string } {
   const parts = query.split("&");
-  const unknown = (): never => fail(text, `unknown URI parameters ${JSON.stringify(query)} (only key=<Z85 public key> and transport=tcp)`);
-  const parameters: { key?: string; transport?: "tcp" } = {};
+  const unknown = (): never => fail(text, `unknown URI parameters ${JSON.stringify(query)} (key=<Z85 public key>, or transport=tcp and tls=<fingerprint>)`);
+  const parameters: { key?: string; transport?: "tcp"; tls?: string } = {};
   if (parts[0]?.startsWith("key=")) parameters.key = parseKey(text, parts.shift()!.slice("key=".length));
-  if (parts[0] === "transport=tcp") {
+  else if (parts[0] === "transport=tcp") {
     parameters.transport = "tcp";
     parts.shift();
+    if (parts[0]?.startsWith("tls=")) {
+      const fingerprint = parts.shift()!.slice("tls=".length);
+      if (!/^sha256:[A-Za-z0-9_-]{43}$/.test(fingerprint)) fail(text, "tls is not a fingerprint (sha256: and 43 base64url characters)");
+      parameters.tls = fingerprint;
+    }
   }
-  if (parts.length > 0 || (parameters.key === undefined && parameters.transport === undefined)) unknown();
+  if (parts.length > 0 || Object.keys(parameters).length === 0) unknown();
   return parameters;
 }
 
@@ -151,7 +158,7 @@ export function formatLocation(location: Location): string {
 export function formatUri(uri: PyroUri): string {
   const base = `${uri.protocol}:${uri.object}`;
   if (!uri.location) return base;
-  const parameters = [...(uri.key ? [`key=${encodeURIComponent(uri.key)}`] : []), ...(uri.transport === "tcp" ? ["transport=tcp"] : [])];
+  const parameters = [...(uri.key ? [`key=${encodeURIComponent(uri.key)}`] : []), ...(uri.transport === "tcp" ? ["transport=tcp"] : []), ...(uri.tls ? [`tls=${uri.tls}`] : [])];
   return `${base}@${formatLocation(uri.location)}${parameters.length ? `?${parameters.join("&")}` : ""}`;
 }
 

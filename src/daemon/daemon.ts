@@ -98,6 +98,12 @@ export interface DaemonOptions extends TransportOptions {
    */
   readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
   /**
+   * TLS for the TCP transport, in the same model: the daemon's key file (`pyro-ts keygen`
+   * puts a TLS identity in it) and a folder of client `.pub` files whose fingerprints it admits.
+   * Its TCP URIs carry its fingerprint (`tls=`), which clients pin.
+   */
+  readonly tls?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
+  /**
    * Where the daemon reports what it cannot send back (failed oneway calls, an instance whose
    * dispose threw). Default: process warnings. Replies a closing daemon can no longer send are not reported.
    */

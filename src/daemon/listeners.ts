@@ -2,7 +2,8 @@ import { encodeBatch } from "../protocol/frames.js";
 import { CombinedServer } from "../transport/combined-server.js";
 import { AuthorizedKeys, readSecretKeyFile } from "../transport/curve.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
-import { listen, TRANSPORT_KINDS, type ServerTransport, type TransportKind } from "../transport/transport.js";
+import { listen, TRANSPORT_KINDS, type ServerSecurity, type ServerTransport, type TransportKind } from "../transport/transport.js";
+import { readTlsIdentity } from "../transport/tls/tls-identity.js";
 import { endpointOf, formatUri, type Location } from "../uri.js";
 import { advertised, locationOf } from "./bound-location.js";
 import { DaemonError } from "../errors.js";
@@ -16,6 +17,7 @@ export interface ListenOptions {
   readonly ipc?: string;
   readonly also?: { readonly transport: TransportKind; readonly port?: number };
   readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
+  readonly tls?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
 }
 
 function checkKind(kind: unknown, option: string): TransportKind {
@@ -29,8 +31,10 @@ function checkKind(kind: unknown, option: string): TransportKind {
  */
 export class Listeners {
   readonly server: ServerTransport;
-  /** The daemon's CURVE public key, carried by its URIs. */
+  /** The daemon's CURVE public key, carried by its ZeroMQ URIs. */
   readonly publicKey: string | undefined;
+  /** The daemon's TLS fingerprint, carried by its TCP URIs. */
+  readonly fingerprint: string | undefined;
   readonly #kinds: readonly TransportKind[];
   readonly #endpoints: () => readonly string[];
   readonly #advertisedHost: string | undefined;
@@ -44,20 +48,29 @@ export class Listeners {
       keys: readSecretKeyFile(options.curve.secretKeyFile),
       ...(options.curve.authorizedClients !== undefined && { authorized: new AuthorizedKeys(options.curve.authorizedClients) }),
     };
+    const tls = options.tls && {
+      identity: readTlsIdentity(options.tls.secretKeyFile),
+      ...(options.tls.authorizedClients !== undefined && { authorized: new AuthorizedKeys(options.tls.authorizedClients) }),
+    };
     this.publicKey = curve?.keys.publicKey;
+    this.fingerprint = tls?.identity.fingerprint;
     this.#advertisedHost = options.advertisedHost;
-    const first = listen(primary, endpoint, transport, encodeBatch, curve);
+    const kinds = [primary, ...(options.also ? [checkKind(options.also.transport, "also.transport")] : [])];
+    if (curve && !kinds.includes("zmq")) throw new TypeError("curve is for the ZeroMQ transport: use tls with transport \"tcp\"");
+    if (tls && !kinds.includes("tcp")) throw new TypeError("tls is for the TCP transport: use curve with ZeroMQ");
+    const security = (kind: TransportKind): ServerSecurity => (kind === "zmq" ? { curve } : { tls });
+    const first = listen(primary, endpoint, transport, encodeBatch, security(primary));
     if (!options.also) {
       this.#kinds = [primary];
       this.server = first;
       this.#endpoints = () => [first.endpoint];
       return;
     }
-    const second = checkKind(options.also.transport, "also.transport");
+    const second = kinds[1]!;
     if (second === primary) throw new RangeError(`also.transport must differ from transport (${primary})`);
     let other: ServerTransport;
     try {
-      other = listen(second, endpointOf({ transport: "tcp", host, port: options.also.port ?? 0 }), transport, encodeBatch, curve);
+      other = listen(second, endpointOf({ transport: "tcp", host, port: options.also.port ?? 0 }), transport, encodeBatch, security(second));
     } catch (error) {
       void first.close();
       throw error;
@@ -87,6 +100,7 @@ export class Listeners {
 
   /** The URI of object `id` over `kind` (default: the primary transport). */
   uri(id: string, kind: TransportKind = this.#kinds[0]!): string {
-    return formatUri({ protocol: "PYRO", object: id, location: this.location(kind), ...(this.publicKey && { key: this.publicKey }), ...(kind === "tcp" && { transport: "tcp" }) });
+    const security = kind === "zmq" ? this.publicKey && { key: this.publicKey } : { transport: "tcp" as const, ...(this.fingerprint && { tls: this.fingerprint }) };
+    return formatUri({ protocol: "PYRO", object: id, location: this.location(kind), ...security });
   }
 }

@@ -116,7 +116,7 @@ export class PeerLinks {
       this.#keys ??= to.key ? generateKeyPair() : undefined;
       const curve = to.key ? { serverKey: to.key, keys: this.#keys! } : undefined;
       if (this.#links.size >= MAX_LINKS) this.#closeLeastRecent();
-      link = { channel: acquireChannel(`tcp://${to.endpoint}`, resolveTransportOptions(this.#transport), curve), lastUse: Date.now() };
+      link = { channel: acquireChannel(`tcp://${to.endpoint}`, resolveTransportOptions(this.#transport), { curve }), lastUse: Date.now() };
     }
     // Kept in order of use: the first entry is the least recently used.
     this.#links.delete(id);

@@ -81,8 +81,8 @@ export class Autocleaner {
     for (const [name, uri] of registered) {
       if (name === NAMESERVER_NAME) continue;
       const parsed = parseUri(uri);
-      // One check per daemon: its transport, endpoint, and its CURVE key when it encrypts.
-      const daemon = `${parsed.transport ?? "zmq"} ${endpointOf(parsed.location!)} ${parsed.key ?? ""}`;
+      // One check per daemon: its transport, endpoint, and its CURVE key or TLS fingerprint when it encrypts.
+      const daemon = `${parsed.transport ?? "zmq"} ${endpointOf(parsed.location!)} ${parsed.key ?? parsed.tls ?? ""}`;
       let names = byDaemon.get(daemon);
       if (!names) byDaemon.set(daemon, (names = []));
       names.push({ objectId: parsed.object, name, uri });
@@ -108,8 +108,11 @@ export class Autocleaner {
    * answers but refuses to tell us (an encrypting daemon that does not admit our key).
    */
   async #servedBy(transport: TransportKind, endpoint: string, serverKey: string | undefined): Promise<Set<string> | undefined | "alive"> {
-    const curve = serverKey ? { serverKey, keys: this.#keys() } : undefined;
-    const channel = new Channel(endpoint, resolveTransportOptions({}), curve, transport);
+    // serverKey: the daemon's CURVE key (ZeroMQ) or TLS fingerprint (TCP), from its URI.
+    const security = transport === "tcp"
+      ? { ...(serverKey && { tls: { fingerprint: serverKey } }) }
+      : { ...(serverKey && { curve: { serverKey, keys: this.#keys() } }) };
+    const channel = new Channel(endpoint, resolveTransportOptions({}), security, transport);
     try {
       const ids = await channel.invoke(DAEMON_OBJECT_ID, "registered", [], this.#timeout);
       return Array.isArray(ids) ? new Set(ids.filter((id): id is string => typeof id === "string")) : undefined;

@@ -1,6 +1,5 @@
 import type { ResolvedTransportOptions } from "../transport/options.js";
-import type { ClientCurve } from "../transport/client-socket.js";
-import type { TransportKind } from "../transport/transport.js";
+import type { ClientSecurity, TransportKind } from "../transport/transport.js";
 import { Channel } from "./channel.js";
 
 interface Shared {
@@ -10,16 +9,17 @@ interface Shared {
 
 const channels = new Map<string, Shared>();
 
-function keyOf(endpoint: string, transport: TransportKind, options: ResolvedTransportOptions, curve: ClientCurve | undefined): string {
-  return `${transport} ${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout} ${curve ? `${curve.serverKey} ${curve.keys.publicKey}` : "plain"}`;
+function keyOf(endpoint: string, transport: TransportKind, options: ResolvedTransportOptions, { curve, tls }: ClientSecurity): string {
+  const security = curve ? `${curve.serverKey} ${curve.keys.publicKey}` : tls ? `${tls.fingerprint} ${tls.identity?.fingerprint ?? "-"}` : "plain";
+  return `${transport} ${endpoint} ${options.maxMessageSize} ${options.heartbeatInterval} ${options.heartbeatTimeout} ${security}`;
 }
 
 /** The channel to `endpoint` over `transport`, shared by every proxy with the same transport options and keys. */
-export function acquireChannel(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve, transport: TransportKind = "zmq"): Channel {
-  const key = keyOf(endpoint, transport, options, curve);
+export function acquireChannel(endpoint: string, options: ResolvedTransportOptions, security: ClientSecurity = {}, transport: TransportKind = "zmq"): Channel {
+  const key = keyOf(endpoint, transport, options, security);
   let shared = channels.get(key);
   if (!shared || shared.channel.closed) {
-    shared = { channel: new Channel(endpoint, options, curve, transport), users: 0 };
+    shared = { channel: new Channel(endpoint, options, security, transport), users: 0 };
     channels.set(key, shared);
   }
   shared.users++;

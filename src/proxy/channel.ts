@@ -3,8 +3,7 @@ import { decodeValue, encodeValue } from "../codec/values.js";
 import { ConnectionClosedError, MessageTooLargeError, ProtocolError, SecurityError, TimeoutError } from "../errors.js";
 import { decodeMessage, encodeBatch, isReplyHeader, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { Payload, RequestMessage } from "../protocol/message.js";
-import type { ClientCurve } from "../transport/client-socket.js";
-import { dial, type ClientTransport, type TransportKind } from "../transport/transport.js";
+import { dial, type ClientSecurity, type ClientTransport, type TransportKind } from "../transport/transport.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -60,7 +59,7 @@ export class Channel {
   #lastSent = 0;
   #closed = false;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, curve?: ClientCurve, transport: TransportKind = "zmq") {
+  constructor(endpoint: string, options: ResolvedTransportOptions, security: ClientSecurity = {}, transport: TransportKind = "zmq") {
     this.endpoint = endpoint;
     this.#options = options;
     this.subscriptions = new Subscriptions({
@@ -95,7 +94,7 @@ export class Channel {
         this.#securityError = error;
         for (const id of [...this.#pending.keys()]) this.#fail(id, error);
       },
-    }, encodeBatch, curve);
+    }, encodeBatch, security);
     // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
     // Checked twice per interval so that no silence lasts much beyond one interval.
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), Math.max(1, Math.floor(options.heartbeatInterval / 2))).unref();

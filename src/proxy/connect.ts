@@ -2,6 +2,8 @@ import { NamingError } from "../errors.js";
 import type { ClientCurve } from "../transport/client-socket.js";
 import { checkZ85Key, generateKeyPair, readSecretKeyFile, type CurveKeyPair } from "../transport/curve.js";
 import { resolveTransportOptions, type TransportOptions } from "../transport/options.js";
+import type { ClientSecurity } from "../transport/transport.js";
+import { readTlsIdentity } from "../transport/tls/tls-identity.js";
 import { endpointOf, formatUri, toUri, type PyroUri } from "../uri.js";
 import { acquireChannel, releaseChannel } from "./channel-pool.js";
 import { createProxy, fetchMetadata, validCallTimeout } from "./proxy.js";
@@ -19,6 +21,20 @@ export interface ConnectOptions extends TransportOptions {
    * client), and the daemon's public key when the URI does not carry it (`?key=`).
    */
   readonly curve?: { readonly secretKeyFile?: string; readonly serverKey?: string };
+  /**
+   * TLS, for daemons on the TCP transport: this client's key file (`pyro-ts keygen`; needed
+   * when the daemon admits only some clients), and the daemon's fingerprint when the URI does
+   * not carry it (`tls=`).
+   */
+  readonly tls?: { readonly secretKeyFile?: string; readonly fingerprint?: string };
+}
+
+/** How a connection is secured: CURVE for ZeroMQ, TLS for TCP, as the URI (or the options) say. */
+function clientSecurity(uri: PyroUri, options: ConnectOptions): ClientSecurity {
+  if (uri.transport !== "tcp") return { curve: clientCurve(uri, options) };
+  const fingerprint = uri.tls ?? options.tls?.fingerprint;
+  if (!fingerprint) return {};
+  return { tls: { fingerprint, ...(options.tls?.secretKeyFile && { identity: readTlsIdentity(options.tls.secretKeyFile) }) } };
 }
 
 /** The CURVE settings of a connection, or undefined for a plain one. */
@@ -51,7 +67,7 @@ function pyroUri(uri: string | PyroUri): PyroUri {
 
 /** Acquires the channel to the object's daemon and fetches its metadata there; gives the channel back on failure. */
 async function open(parsed: PyroUri, options: ConnectOptions, timeout: number): Promise<Opened> {
-  const channel = acquireChannel(endpointOf(parsed.location!), resolveTransportOptions(options), clientCurve(parsed, options), parsed.transport ?? "zmq");
+  const channel = acquireChannel(endpointOf(parsed.location!), resolveTransportOptions(options), clientSecurity(parsed, options), parsed.transport ?? "zmq");
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;

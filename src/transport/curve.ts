@@ -95,7 +95,7 @@ export function readPublicKeyFile(path: string): string {
   return checkZ85Key(key, `public-key in ${path}`);
 }
 
-/** Public keys in a folder of `.pub` files, read again when the folder changes (checked at most once a second). */
+/** Public keys (CURVE) and TLS fingerprints in a folder of `.pub` files, read again when the folder changes (checked at most once a second). */
 export class AuthorizedKeys {
   readonly #folder: string;
   #keys = new Set<string>();
@@ -136,8 +136,12 @@ export class AuthorizedKeys {
     const keys = new Set<string>();
     for (const file of files) {
       try {
-        const key = keyLine(readFileSync(join(this.#folder, file), "utf8"), "public-key");
+        const text = readFileSync(join(this.#folder, file), "utf8");
+        const key = keyLine(text, "public-key");
         if (key && Z85_KEY.test(key)) keys.add(key);
+        // The same files admit TLS clients, by their certificates' fingerprints.
+        const fingerprint = /^\s*tls-fingerprint\s*=\s*"(sha256:[A-Za-z0-9_-]{43})"/m.exec(text)?.[1];
+        if (fingerprint) keys.add(fingerprint);
       } catch {
         // skipped, see above
       }

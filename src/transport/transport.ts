@@ -8,8 +8,8 @@ import type { ClientCurve, ClientSocketEvents } from "./client-socket.js";
 import { ClientSocket } from "./client-socket.js";
 import type { ResolvedTransportOptions } from "./options.js";
 import { ServerSocket, type ServerCurve } from "./server-socket.js";
-import { TcpClient } from "./tcp/tcp-client.js";
-import { TcpServer } from "./tcp/tcp-server.js";
+import { TcpClient, type ClientTls } from "./tcp/tcp-client.js";
+import { TcpServer, type ServerTls } from "./tcp/tcp-server.js";
 
 /** Which transport: ZeroMQ (the default; CURVE, federation's sockets) or a direct TCP connection (lower latency). */
 export type TransportKind = "zmq" | "tcp";
@@ -40,16 +40,30 @@ export interface ClientTransport {
   close(): Promise<void>;
 }
 
+/** Encryption and peer authentication: CURVE on ZeroMQ, TLS on TCP. */
+export interface ServerSecurity {
+  readonly curve?: ServerCurve | undefined;
+  readonly tls?: ServerTls | undefined;
+}
+
+export interface ClientSecurity {
+  readonly curve?: ClientCurve | undefined;
+  readonly tls?: ClientTls | undefined;
+}
+
+function checkSecurity(kind: TransportKind, security: ServerSecurity | ClientSecurity): void {
+  if (kind === "zmq" && security.tls) throw new TypeError("TLS is for the TCP transport (ZeroMQ encrypts with CURVE)");
+  if (kind === "tcp" && security.curve) throw new TypeError("CURVE is for the ZeroMQ transport (TCP encrypts with TLS)");
+}
+
 /** Binds a daemon's transport. `batch` joins several messages into one (ZeroMQ only: TCP writes of one tick leave together anyway). */
-export function listen(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ServerCurve): ServerTransport {
-  if (kind === "zmq") return new ServerSocket(endpoint, options, batch, curve);
-  if (curve) throw new TypeError("CURVE needs the ZeroMQ transport (TLS on TCP is not there yet)");
-  return new TcpServer(endpoint, options);
+export function listen(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[], security: ServerSecurity = {}): ServerTransport {
+  checkSecurity(kind, security);
+  return kind === "zmq" ? new ServerSocket(endpoint, options, batch, security.curve) : new TcpServer(endpoint, options, security.tls);
 }
 
 /** Connects a proxy's transport to a daemon's endpoint. */
-export function dial(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ClientCurve): ClientTransport {
-  if (kind === "zmq") return new ClientSocket(endpoint, options, events, batch, curve);
-  if (curve) throw new TypeError("CURVE needs the ZeroMQ transport (TLS on TCP is not there yet)");
-  return new TcpClient(endpoint, options, events);
+export function dial(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], security: ClientSecurity = {}): ClientTransport {
+  checkSecurity(kind, security);
+  return kind === "zmq" ? new ClientSocket(endpoint, options, events, batch, security.curve) : new TcpClient(endpoint, options, events, security.tls);
 }

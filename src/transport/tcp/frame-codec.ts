@@ -1,7 +1,8 @@
 /**
  * How frame arrays travel on a plain byte stream (the TCP transport). Pure, no I/O.
  *
- *   preamble, once each way:  "PYTS", version (1), 3 bytes 0
+ *   preamble, once each way:  "PYTS", version (1), 3 bytes 0; a daemon refusing the client
+ *                             (TLS: its certificate is not authorized) sends byte 5 = 1, then closes
  *   each message:             frame count (uint32 BE), then per frame its length
  *                             (uint32 BE) and its bytes
  *   a message of no frames is a heartbeat: it only proves the peer alive
@@ -9,9 +10,11 @@
  * The decoder checks every length against the limits before it allocates anything, and
  * hands out frames that lie whole in one received chunk without copying them.
  */
-import { MessageTooLargeError, ProtocolError } from "../../errors.js";
+import { MessageTooLargeError, ProtocolError, SecurityError } from "../../errors.js";
 
 export const PREAMBLE = Buffer.from([0x50, 0x59, 0x54, 0x53, 1, 0, 0, 0]);
+/** The preamble of a daemon that refuses this client, and closes. */
+export const REFUSAL = Buffer.from([0x50, 0x59, 0x54, 0x53, 1, 1, 0, 0]);
 /** Frames one message may have: a batch of 65,536 messages of a few frames each fits. */
 export const MAX_FRAMES = 1 << 20;
 const U32 = 4;
@@ -103,6 +106,7 @@ export class FrameDecoder {
         case "preamble": {
           if (this.#buffered < PREAMBLE.length) return messages;
           const preamble = this.#take(PREAMBLE.length);
+          if (preamble.equals(REFUSAL)) throw new SecurityError("the daemon refused this client: its TLS certificate is not among those the daemon admits");
           if (!preamble.equals(PREAMBLE)) throw new ProtocolError(`the peer does not speak the pyro-ts TCP protocol (it began with ${preamble.toString("hex")})`);
           this.#state = { at: "count" };
           break;

@@ -1,10 +1,19 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { fingerprintOf, type TlsIdentity } from "../tls/tls-identity.js";
+import { REFUSAL } from "./frame-codec.js";
 import { DaemonError } from "../../errors.js";
 import type { OutFrame } from "./frame-codec.js";
 import type { ResolvedTransportOptions } from "../options.js";
 import { formatTcpEndpoint, listenOptions, parseTcpEndpoint, type TcpEndpoint } from "./tcp-endpoint.js";
 import { TcpConnection } from "./tcp-connection.js";
 import type { ServerMessageHandler, ServerTransport } from "../transport.js";
+
+/** TLS for a daemon: its identity, and the client fingerprints it admits (any client when absent). */
+export interface ServerTls {
+  readonly identity: TlsIdentity;
+  readonly authorized?: { has(fingerprint: string): boolean };
+}
 
 /** How long close() lets the last replies leave before it cuts connections. */
 const CLOSE_FLUSH_MS = 1000;
@@ -28,14 +37,27 @@ export class TcpServer implements ServerTransport {
   #bound: string | undefined;
 
   /** Listens on `tcp://host:port` (port 0: a free one) or `ipc:///path`. */
-  constructor(endpoint: string, options: ResolvedTransportOptions) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, tls?: ServerTls) {
     this.#requested = parseTcpEndpoint(endpoint);
     this.#options = options;
-    this.#server = createServer({ noDelay: true });
-    this.#server.on("connection", (socket) => {
+    const arrived = (socket: Socket): void => {
       if (this.#handler) this.#accept(socket);
       else this.#waiting.push(socket.pause());
-    });
+    };
+    if (tls) {
+      // Client certificates are asked for and checked here, by fingerprint: no authority signs them.
+      const server = createTlsServer({ key: tls.identity.key, cert: tls.identity.cert, requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.3", noDelay: true });
+      server.on("secureConnection", (socket: TLSSocket) => {
+        if (admitted(socket, tls)) arrived(socket);
+        else socket.end(REFUSAL, () => socket.destroy());
+      });
+      // A client that cannot do TLS (or a plaintext one) is dropped by node; nothing to report.
+      server.on("tlsClientError", () => {});
+      this.#server = server;
+    } else {
+      this.#server = createServer({ noDelay: true });
+      this.#server.on("connection", arrived);
+    }
     this.ready = new Promise<void>((resolve, reject) => {
       this.#server.once("error", (error) => reject(new DaemonError(`cannot listen on ${endpoint}: ${error.message}`, { cause: error })));
       this.#server.listen(listenOptions(this.#requested), () => {
@@ -108,4 +130,10 @@ export class TcpServer implements ServerTransport {
     });
     this.#connections.set(peerId, connection);
   }
+}
+
+function admitted(socket: TLSSocket, tls: ServerTls): boolean {
+  if (!tls.authorized) return true;
+  const certificate = socket.getPeerX509Certificate();
+  return certificate !== undefined && tls.authorized.has(fingerprintOf(certificate));
 }
