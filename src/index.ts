@@ -48,7 +48,7 @@ export type { TransportOptions } from "./transport/options.js";
 export { DEFAULT_MAX_MESSAGE_SIZE } from "./transport/options.js";
 export { PROTOCOL_VERSION } from "./protocol/message.js";
 export { generateKeyPair, readPublicKeyFile, readSecretKeyFile, writeKeyFiles } from "./transport/curve.js";
-export { addTlsIdentity, fingerprintOf, generateTlsIdentity, readTlsIdentity } from "./transport/tls/tls-identity.js";
+export { addTlsIdentity, fingerprintOf, generateTlsIdentity, readTlsFingerprintFile, readTlsIdentity } from "./transport/tls/tls-identity.js";
 export type { TlsIdentity } from "./transport/tls/tls-identity.js";
 export type { TransportKind } from "./transport/transport.js";
 export type { CurveKeyPair } from "./transport/curve.js";

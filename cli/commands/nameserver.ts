@@ -62,12 +62,14 @@ function checkedGlobal(spec: string, cluster: string): string {
   return spec;
 }
 
-function curveOptions(secretKeyFile: string | undefined, authorizedClients: string | undefined) {
+/** The key file secures the nameserver with CURVE on ZeroMQ, with TLS on TCP (keygen puts both in it). */
+function securityOptions(transport: "zmq" | "tcp" | undefined, secretKeyFile: string | undefined, authorizedClients: string | undefined) {
   if (!secretKeyFile) {
     if (authorizedClients) throw new UsageError("--authorized-clients needs --curve-secret (the nameserver's own key)");
     return {};
   }
-  return { curve: { secretKeyFile, ...(authorizedClients && { authorizedClients }) } };
+  const keys = { secretKeyFile, ...(authorizedClients && { authorizedClients }) };
+  return transport === "tcp" ? { tls: keys } : { curve: keys };
 }
 
 export function nameserverCommand(program: Command): void {
@@ -83,7 +85,7 @@ export function nameserverCommand(program: Command): void {
     .option("-x, --no-broadcast", "do not answer broadcast lookups")
     .option("-s, --storage <spec>", "memory, file:<path>, sqlite:<path>, or etcd://host:port[,host:port...]/prefix[?ttl=seconds] (shared by every nameserver on the prefix)")
     .addOption(new Option("--transport <transport>", "zmq (the default) or tcp: serve over a direct TCP connection; clients use --ns-transport tcp, or find it by broadcast").choices(["zmq", "tcp"]))
-    .option("--curve-secret <file>", "encrypt with CURVE using this key file (pyro-ts keygen); profile: curve_secret_key_file")
+    .option("--curve-secret <file>", "encrypt with this key file (pyro-ts keygen): CURVE, or TLS with --transport tcp; profile: curve_secret_key_file")
     .option("--authorized-clients <dir>", "admit only clients whose .pub file is in this folder; profile: curve_authorized_clients")
     .option("--autoclean <seconds>", "remove unreachable names, checking every N seconds (0 = off)", autocleanSeconds)
     .option("--federate <cluster>", "join the other nameservers of this cluster on the LAN (profile: federation)")
@@ -113,7 +115,7 @@ export function nameserverCommand(program: Command): void {
         storage,
         autoclean: flags.autoclean ?? profile.autoclean,
         ...(flags.transport && { transport: flags.transport }),
-        ...curveOptions(flags.curveSecret ?? profile.curveSecretKeyFile, flags.authorizedClients ?? profile.curveAuthorizedClients),
+        ...securityOptions(flags.transport, flags.curveSecret ?? profile.curveSecretKeyFile, flags.authorizedClients ?? profile.curveAuthorizedClients),
         ...federationOptions(flags, profile),
         ...(detachedLog && { respawn: { argv: process.argv.slice(1), logFile: detachedLog } }),
       }).catch(async (error: unknown) => {

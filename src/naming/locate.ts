@@ -5,7 +5,8 @@ import { NamingError, SecurityError } from "../errors.js";
 import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../proxy/connect.js";
 import { validCallTimeout, validTimeout } from "../proxy/proxy.js";
 import type { Remote } from "../proxy/remote.js";
-import { formatUri, parseUri } from "../uri.js";
+import { formatUri, parseUri, type PyroUri } from "../uri.js";
+import { FINGERPRINT_PATTERN } from "../transport/tls/tls-identity.js";
 import type { TransportKind } from "../transport/transport.js";
 import { LOCATE_REQUEST } from "./broadcast-responder.js";
 import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "../names.js";
@@ -92,12 +93,19 @@ export async function discoverNsUri(addresses: readonly string[], port: number, 
   }
 }
 
+/** The nameserver's URI with the configured key: its CURVE key (ZeroMQ), or its TLS fingerprint (TCP). */
+function withNsKey(uri: PyroUri, nsKey: string): PyroUri {
+  if (uri.transport !== "tcp") return { ...uri, key: nsKey };
+  if (!FINGERPRINT_PATTERN.test(nsKey)) throw new SecurityError(`a nameserver on TCP is known by its TLS fingerprint (sha256:…), got ${JSON.stringify(nsKey)}`);
+  return { ...uri, tls: nsKey };
+}
+
 async function attempt(uri: string, options: LocateOptions, timeout: number): Promise<Remote<NameServer> | undefined> {
   let proxy: Remote<NameServer>;
   try {
     // The configured key wins over whatever key an address (a broadcast answer) claims:
     // a forged answer then fails the handshake instead of impersonating the nameserver.
-    const target = options.nsKey ? formatUri({ ...parseUri(uri), key: options.nsKey }) : uri;
+    const target = options.nsKey ? formatUri(withNsKey(parseUri(uri), options.nsKey)) : uri;
     proxy = await connectUri<NameServer>(target, { ...options, timeout });
   } catch (error) {
     // A nameserver that answers but refuses us is found: say why, do not look further.

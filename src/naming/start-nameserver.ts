@@ -15,7 +15,7 @@ import { NAMESERVER_HOST_ID, NameServerHost, type RespawnCommand } from "./host/
 
 export type { RespawnCommand };
 
-export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve" | "transport"> {
+export interface NameServerOptions extends TransportOptions, Pick<DaemonOptions, "curve" | "transport" | "tls"> {
   /** Host to bind. Default 127.0.0.1. */
   readonly host?: string;
   /** Port; default 9090, 0 picks a free one. */

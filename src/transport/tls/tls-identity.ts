@@ -86,3 +86,16 @@ export function readTlsIdentity(path: string): TlsIdentity {
     throw new SecurityError(`${path} holds a broken certificate: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+
+/** The TLS fingerprint in a `.pub` (or `.key`) file written by `pyro-ts keygen`. */
+export function readTlsFingerprintFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new SecurityError(`cannot read key file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const fingerprint = /^\s*tls-fingerprint\s*=\s*"([^"]*)"/m.exec(text)?.[1] ?? (pemBlock(text, "CERTIFICATE") && fingerprintOf(pemBlock(text, "CERTIFICATE")!));
+  if (!fingerprint || !FINGERPRINT_PATTERN.test(fingerprint)) throw new SecurityError(`${path} holds no TLS fingerprint (make it with pyro-ts keygen)`);
+  return fingerprint;
+}
