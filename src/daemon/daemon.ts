@@ -7,7 +7,7 @@ import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, Unsubscribe
 import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import type { ServerTransport, TransportKind } from "../transport/transport.js";
 import { formatUri, type Location } from "../uri.js";
-import { Listeners } from "./listeners.js";
+import { Listeners, type ListenOptions } from "./listeners.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
@@ -38,31 +38,8 @@ export function newObjectId(): string {
 
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
 
-export interface DaemonOptions extends TransportOptions {
-  /**
-   * Host or address other machines use to reach this daemon, put in its URIs (Pyro's
-   * nathost). Default: the bound host, or for 0.0.0.0/:: this machine's first external address.
-   */
-  readonly advertisedHost?: string;
-  /**
-   * "zmq" (the default: CURVE, interop with ZeroMQ software) or "tcp" (a direct TCP
-   * connection, lower latency). Its URIs say which, so clients pick the same. A TCP daemon
-   * reports a taken port at start() rather than here, and on port 0 knows its port (and URIs)
-   * once started.
-   */
-  readonly transport?: TransportKind;
-  /**
-   * Also listen over the other transport, on this port of the same host (0, the default: a
-   * free one), so clients of both kinds are served together. URIs name the primary
-   * transport; `uriFor(id, "tcp")` gives one over the other.
-   */
-  readonly also?: { readonly transport: TransportKind; readonly port?: number };
-  /** Host or IP to bind (TCP). Default 127.0.0.1. */
-  readonly host?: string;
-  /** TCP port; 0 (the default) picks a free one. */
-  readonly port?: number;
-  /** Unix socket path: bind IPC instead of TCP. */
-  readonly ipc?: string;
+/** Everything a daemon can be told; where and how it listens is in ListenOptions. */
+export interface DaemonOptions extends TransportOptions, ListenOptions {
   /**
    * How long close() waits for calls in progress, in ms (then they are answered with a
    * DaemonError), and again for session/single instances to be disposed. Default 10000.
@@ -91,18 +68,6 @@ export interface DaemonOptions extends TransportOptions {
   readonly streamWindow?: number;
   /** Bytes of one stream's items sent and not yet consumed, at most (one item always may be). Default 32 MiB. */
   readonly streamWindowBytes?: number;
-  /**
-   * CURVE encryption and client authentication: the daemon's key file (`pyro-ts keygen`),
-   * and a folder of client `.pub` files it admits (re-read when it changes). Without
-   * `authorizedClients` any client that knows the daemon's public key may connect.
-   */
-  readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
-  /**
-   * TLS for the TCP transport, in the same model: the daemon's key file (`pyro-ts keygen`
-   * puts a TLS identity in it) and a folder of client `.pub` files whose fingerprints it admits.
-   * Its TCP URIs carry its fingerprint (`tls=`), which clients pin.
-   */
-  readonly tls?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
   /**
    * Where the daemon reports what it cannot send back (failed oneway calls, an instance whose
    * dispose threw). Default: process warnings. Replies a closing daemon can no longer send are not reported.

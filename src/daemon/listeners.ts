@@ -10,13 +10,41 @@ import { DaemonError } from "../errors.js";
 
 /** Where and how a daemon listens: the part of DaemonOptions about its sockets. */
 export interface ListenOptions {
+  /**
+   * Host or address other machines use to reach this daemon, put in its URIs (Pyro's
+   * nathost). Default: the bound host, or for 0.0.0.0/:: this machine's first external address.
+   */
   readonly advertisedHost?: string;
+  /**
+   * "zmq" (the default: CURVE, interop with ZeroMQ software) or "tcp" (a direct TCP
+   * connection, lower latency). Its URIs say which, so clients pick the same. A TCP daemon
+   * reports a taken port at start() rather than here, and on port 0 knows its port (and URIs)
+   * once started.
+   */
   readonly transport?: TransportKind;
-  readonly host?: string;
-  readonly port?: number;
-  readonly ipc?: string;
+  /**
+   * Also listen over the other transport, on this port of the same host (0, the default: a
+   * free one), so clients of both kinds are served together. URIs name the primary
+   * transport; `uriFor(id, "tcp")` gives one over the other.
+   */
   readonly also?: { readonly transport: TransportKind; readonly port?: number };
+  /** Host or IP to bind (TCP). Default 127.0.0.1. */
+  readonly host?: string;
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Unix socket path: bind IPC instead of TCP. */
+  readonly ipc?: string;
+  /**
+   * CURVE encryption and client authentication: the daemon's key file (`pyro-ts keygen`),
+   * and a folder of client `.pub` files it admits (re-read when it changes). Without
+   * `authorizedClients` any client that knows the daemon's public key may connect.
+   */
   readonly curve?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
+  /**
+   * TLS for the TCP transport, in the same model: the daemon's key file (`pyro-ts keygen`
+   * puts a TLS identity in it) and a folder of client `.pub` files whose fingerprints it admits.
+   * Its TCP URIs carry its fingerprint (`tls=`), which clients pin.
+   */
   readonly tls?: { readonly secretKeyFile: string; readonly authorizedClients?: string };
 }
 
