@@ -6,7 +6,7 @@ import { decodeMessage, encodeMessage, isBatch, messageSize, peekCorrelationId, 
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
 import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
 import type { ServerTransport, TransportKind } from "../transport/transport.js";
-import { formatUri, type Location } from "../uri.js";
+import type { Location } from "../uri.js";
 import { Listeners, type ListenOptions } from "./listeners.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
@@ -159,6 +159,8 @@ export class Daemon {
   register(target: object, idOrOptions?: string | RegisterOptions): string {
     if (this.#state === "closing" || this.#state === "closed") throw new DaemonError("daemon is closed");
     const objectId = (typeof idOrOptions === "string" ? idOrOptions : idOrOptions?.id) ?? newObjectId();
+    // Throws first when no URI can be given yet (a TCP daemon on port 0 before start): no half registration.
+    this.#listeners.location();
     this.#registry.add(target, objectId);
     return this.uriFor(objectId);
   }
@@ -206,7 +208,8 @@ export class Daemon {
       (peer, frames) => this.#receive(peer, frames),
       (peer) => {
         const peerId = peer.toString("latin1");
-        if (this.#peers.closed(peerId)) this.#dropPeer(peerId);
+        // While closing, close() drops every peer itself, once their streams' generators are done.
+        if (this.#state === "running" && this.#peers.closed(peerId)) this.#dropPeer(peerId);
       },
     );
     try {
@@ -259,7 +262,7 @@ export class Daemon {
   }
 
   #describe(): string {
-    return `pyro-ts daemon on ${formatUri({ protocol: "PYRO", object: DAEMON_OBJECT_ID, location: this.location })}, ${this.#registry.ids().length} object(s), ${this.#peers.size} connection(s)`;
+    return `pyro-ts daemon on ${this.#listeners.uri(DAEMON_OBJECT_ID)}, ${this.#registry.ids().length} object(s), ${this.#peers.size} connection(s)`;
   }
 
   /** The connection is gone: its subscriptions, session instances and locks go with it, then listeners are told. */

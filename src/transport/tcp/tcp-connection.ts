@@ -24,12 +24,15 @@ export class TcpConnection {
   readonly #heartbeatInterval: number;
   readonly #heartbeatTimeout: number;
   readonly #timer: NodeJS.Timeout;
+  /** How often the liveness check runs. */
+  readonly #period: number;
   #open = false;
   #closed = false;
   #lastSent = Date.now();
   #lastMessage = Date.now();
   #bytesSinceCheck = 0;
   #lastCheck = Date.now();
+  #lastTick = Date.now();
   #corked = false;
 
   constructor(socket: Socket, options: { maxMessageSize: number; heartbeatInterval: number; heartbeatTimeout: number }, events: TcpConnectionEvents) {
@@ -43,7 +46,8 @@ export class TcpConnection {
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     socket.on("error", (error) => this.#close(error));
     socket.on("close", () => this.#close(undefined));
-    this.#timer = setInterval(() => this.#check(), Math.max(10, Math.floor(Math.min(this.#heartbeatInterval, this.#heartbeatTimeout) / 2))).unref();
+    this.#period = Math.max(10, Math.floor(Math.min(this.#heartbeatInterval, this.#heartbeatTimeout) / 2));
+    this.#timer = setInterval(() => this.#check(), this.#period).unref();
   }
 
   get open(): boolean {
@@ -104,6 +108,14 @@ export class TcpConnection {
 
   #check(): void {
     const now = Date.now();
+    const late = now - this.#lastTick > 2 * this.#period;
+    this.#lastTick = now;
+    if (late) {
+      // This process was blocked: what the peer sent meanwhile is still unread. Its silence is
+      // ours; count afresh.
+      this.#lastMessage = this.#lastCheck = now;
+      this.#bytesSinceCheck = 0;
+    }
     if (now - this.#lastSent >= this.#heartbeatInterval) {
       this.#socket.write(HEARTBEAT);
       this.#lastSent = now;
