@@ -1,18 +1,29 @@
-import { afterEach, beforeEach } from "vitest";
+import { afterEach, beforeEach, describe } from "vitest";
 import { connect, Daemon, type ConnectOptions, type DaemonOptions, type Remote } from "../src/index.js";
+import type { TransportKind } from "../src/transport/transport.js";
 
 type Closer = () => Promise<unknown>;
 
-/** Daemons and proxies opened by a test, closed after it whatever happened. */
-export function resources() {
+export type { TransportKind };
+
+/** Both transports a daemon serves over, ZeroMQ (the default) first. */
+export const TRANSPORTS = ["zmq", "tcp"] as const satisfies readonly TransportKind[];
+
+/**
+ * Daemons and proxies opened by a test, closed after it whatever happened. `transport` is
+ * the one `daemon()` serves over unless its options say otherwise (default ZeroMQ); the
+ * proxies follow the URIs.
+ */
+export function resources(transport: TransportKind = "zmq") {
   const closers: Closer[] = [];
   afterEach(async () => {
     while (closers.length) await closers.pop()!().catch(() => {});
   });
   return {
+    transport,
     /** A started daemon on 127.0.0.1 with a free port. */
     async daemon(options: DaemonOptions = {}): Promise<Daemon> {
-      const daemon = new Daemon({ host: "127.0.0.1", port: 0, ...options });
+      const daemon = new Daemon({ host: "127.0.0.1", port: 0, transport, ...options });
       closers.push(() => daemon.close());
       await daemon.start();
       return daemon;
@@ -27,6 +38,21 @@ export function resources() {
       closers.push(closer);
     },
   };
+}
+
+export type Resources = ReturnType<typeof resources>;
+
+/**
+ * Runs a suite once per transport, inside `describe("over zmq" | "over tcp")`, with its own
+ * `resources(transport)`: `forEachTransport((use, transport) => { describe(...); it(...) })`.
+ */
+export function forEachTransport(suite: (use: Resources, transport: TransportKind) => void): void {
+  describe.each(TRANSPORTS)("over %s", (transport) => suite(resources(transport), transport));
+}
+
+/** What a URI of a daemon over `transport` ends with: `?transport=tcp` over TCP, nothing over ZeroMQ. */
+export function uriSuffix(transport: TransportKind): string {
+  return transport === "tcp" ? "?transport=tcp" : "";
 }
 
 /** The process warnings emitted during each test of the file, as `name: message` (emptied before each). */
