@@ -45,3 +45,24 @@ export async function pipelined(count: number, window: number, call: () => Promi
 export function cpuMicros(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage): number {
   return after.user - before.user + (after.system - before.system);
 }
+
+/**
+ * Runs each side's measurement `rounds` times, the sides taking turns so a noisy moment hurts
+ * none alone, and keeps each side's best round (the highest `score`).
+ */
+export async function alternating<T>(rounds: number, sides: readonly (() => Promise<T>)[], score: (result: T) => number): Promise<T[]> {
+  const best: (T | undefined)[] = sides.map(() => undefined);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, side] of sides.entries()) {
+      const result = await side();
+      if (best[i] === undefined || score(result) > score(best[i]!)) best[i] = result;
+    }
+  }
+  return best as T[];
+}
+
+/** A figure for a table: whole numbers with thousands separators from 100 up, else 3 significant digits. */
+export function formatNumber(n: number): string {
+  if (n >= 100) return Math.round(n).toLocaleString("en-US");
+  return n.toPrecision(3);
+}

@@ -1,4 +1,7 @@
-/** Child process: a daemon serving BenchObject, and a nameserver with one name. Prints one JSON line. */
+/**
+ * Child process: a daemon serving BenchObject over each transport (ZeroMQ, and TCP), one behind
+ * CURVE, and a nameserver with one name. Prints one JSON line.
+ */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +13,10 @@ import { BenchObject } from "./bench-object.js";
 const daemon = new Daemon({ host: "127.0.0.1", port: 0, maxMessageSize: 128 * 1024 * 1024, maxQueuedEvents: 1_000_000 });
 const uri = daemon.register(new BenchObject(), "bench");
 await daemon.start();
+// The same object over the TCP transport (its port, hence its URI, is known once started).
+const tcp = new Daemon({ transport: "tcp", host: "127.0.0.1", port: 0, maxMessageSize: 128 * 1024 * 1024, maxQueuedEvents: 1_000_000 });
+await tcp.start();
+const tcpUri = tcp.register(new BenchObject(), "bench");
 // The same object behind CURVE, to measure what encryption costs.
 const keys = writeKeyFiles(join(mkdtempSync(join(tmpdir(), "pyro-ts-bench-")), "bench"));
 const secure = new Daemon({ host: "127.0.0.1", port: 0, curve: { secretKeyFile: keys.secretFile } });
@@ -17,10 +24,11 @@ const secureUri = secure.register(new BenchObject(), "bench");
 await secure.start();
 const ns = await startNameServer({ port: 0, broadcast: false });
 ns.nameserver.register("bench.object", uri);
-process.stdout.write(`${JSON.stringify({ uri, secureUri, ns: ns.uri.split("@")[1] })}\n`);
+process.stdout.write(`${JSON.stringify({ uri, tcpUri, secureUri, ns: ns.uri.split("@")[1] })}\n`);
 process.stdin.resume();
 process.stdin.once("end", async () => {
   await ns.close();
   await secure.close();
+  await tcp.close();
   await daemon.close();
 });

@@ -1,8 +1,16 @@
+/**
+ * Calls to a BenchObject in a child process, over each transport, beside the raw baseline of
+ * that transport in the same run: pyro-ts over ZeroMQ beside a bare zeromq.js ROUTER/DEALER
+ * echo (bench/raw-server.ts, raw-client.ts), pyro-ts over TCP beside a bare node:net
+ * length-prefixed echo (bench/raw-net-server.ts, raw-net-client.ts). Every server is a child
+ * process, every client is in this process, with the same payload.
+ */
 import { connect, locateNs, type Remote } from "../src/index.js";
 import type { BenchObject } from "./bench-object.js";
-import { runChild, startChild } from "./children.js";
-import { cpuMicros, latencies, pipelined, timed } from "./measure.js";
+import { runChild, startChild, type Child } from "./children.js";
+import { alternating, cpuMicros, formatNumber, latencies, pipelined, timed, type Rate } from "./measure.js";
 import { RawClient } from "./raw-client.js";
+import { RawNetClient } from "./raw-net-client.js";
 
 /** One line of the results table: a pyro-ts figure beside its baseline measured in the same run. */
 export interface Figure {
@@ -18,6 +26,8 @@ export interface Figure {
 }
 
 export interface Sizes {
+  /** Rounds of each alternating measurement (sequential, pipelined, oneway, transfers); the best of each system counts. */
+  readonly rounds: number;
   readonly warmup: number;
   readonly sequential: number;
   readonly pipelined: number;
@@ -39,8 +49,41 @@ const lower = (name: string, unit: string, pyro: number, baseline: number, basel
 
 interface PyroInfo {
   uri: string;
+  tcpUri: string;
   secureUri: string;
   ns: string;
+}
+
+/** The four systems side by side: pyro-ts and its raw baseline over each transport. */
+export interface TransportRow {
+  readonly name: string;
+  readonly unit: string;
+  readonly pyroZmq: number;
+  readonly rawZmq: number;
+  readonly pyroTcp: number;
+  readonly rawNet: number;
+  readonly lowerIsBetter: boolean;
+  /** The ratio asked of pyro-ts over ZeroMQ to raw zeromq.js, and of pyro-ts over TCP to raw node:net. */
+  readonly goals: { readonly zmq?: number; readonly tcp?: number };
+}
+
+export interface RpcReport {
+  readonly figures: Figure[];
+  readonly transports: TransportRow[];
+}
+
+/** What every rpc benchmark drives, the same way for pyro-ts and the raw baselines. */
+interface System {
+  /** One call of the echo, with PAYLOAD. */
+  echo(): Promise<unknown>;
+  /** The server process's cpuUsage. */
+  serverCpu(): Promise<NodeJS.CpuUsage>;
+  /** `count` oneway messages with PAYLOAD, then a barrier until the server has counted them all. */
+  oneway(count: number): Promise<void>;
+  /** Sends `data`; resolves once the server answered its size. */
+  transfer(data: Buffer): Promise<unknown>;
+  /** Subscribes `subscribers` fresh connections, then times the server sending `count` events to each (after one uncounted burst). */
+  fanOut(subscribers: number, count: number): Promise<Rate>;
 }
 
 const WAIT_LIMIT_MS = 120_000;
@@ -59,56 +102,182 @@ function ownConnection(i: number): { maxMessageSize: number } {
   return { maxMessageSize: 128 * 1024 * 1024 + i };
 }
 
-export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
+/** The sequential figures of one round: rate, latency percentiles, and CPU of both processes per call. */
+type Sequential = Awaited<ReturnType<typeof latencies>> & { cpuPerCall: number };
+
+async function sequential(system: System, count: number): Promise<Sequential> {
+  const before = [process.cpuUsage(), await system.serverCpu()] as const;
+  const result = await latencies(count, () => system.echo());
+  const cpuPerCall = (cpuMicros(before[0], process.cpuUsage()) + cpuMicros(before[1], await system.serverCpu())) / count;
+  return { ...result, cpuPerCall };
+}
+
+function pyroSystem(proxy: Remote<BenchObject>, uri: string): System {
+  return {
+    echo: () => proxy.echo(PAYLOAD),
+    serverCpu: () => proxy.cpu(),
+    async oneway(count) {
+      const before = await proxy.received();
+      const sent: Promise<void>[] = [];
+      for (let i = 0; i < count; i++) sent.push(proxy.sink(PAYLOAD));
+      await Promise.all(sent);
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while ((await proxy.received()) < before + count && Date.now() < deadline);
+    },
+    transfer: (data) => proxy.size(data),
+    async fanOut(subscribers, count) {
+      const proxies: Remote<BenchObject>[] = [];
+      const counts = new Array<number>(subscribers).fill(0);
+      try {
+        for (let i = 0; i < subscribers; i++) {
+          const p = await connect<BenchObject>(uri, ownConnection(i + 1));
+          proxies.push(p);
+          await p.ticks.connect(() => void counts[i]!++);
+        }
+        // A first burst uncounted (warm-up), then the timed one.
+        const burst = async (round: number): Promise<void> => {
+          await proxy.emitTicks(count);
+          await until(() => counts.every((c, i) => c + proxies[i]!.ticks.dropped >= round * count), "pyro-ts fan-out");
+        };
+        await burst(1);
+        return await timed(count * subscribers, () => burst(2));
+      } finally {
+        await Promise.all(proxies.map((p) => p.$close()));
+      }
+    },
+  };
+}
+
+function rawZmqSystem(raw: RawClient, endpoint: string): System {
+  return {
+    echo: () => raw.request(["e", PAYLOAD]),
+    serverCpu: () => raw.cpu(),
+    async oneway(count) {
+      const before = Number((await raw.request(["b"]))[1]!.toString());
+      for (let i = 0; i < count; i++) void raw.send(["o", PAYLOAD]);
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while (Number((await raw.request(["b"]))[1]!.toString()) < before + count && Date.now() < deadline);
+    },
+    transfer: (data) => raw.request(["a", data]),
+    async fanOut(subscribers, count) {
+      const subs = Array.from({ length: subscribers }, () => new RawClient(endpoint));
+      try {
+        for (const s of subs) await s.request(["s"]);
+        const burst = async (round: number): Promise<void> => {
+          void raw.send(["f", String(count)]);
+          await until(() => subs.every((s) => s.unsolicited >= round * count), "raw zeromq.js fan-out");
+        };
+        await burst(1);
+        return await timed(count * subscribers, () => burst(2));
+      } finally {
+        await Promise.all(subs.map((s) => s.close()));
+      }
+    },
+  };
+}
+
+function rawNetSystem(raw: RawNetClient, endpoint: { host: string; port: number }): System {
+  return {
+    echo: () => raw.request("e", PAYLOAD),
+    serverCpu: () => raw.cpu(),
+    async oneway(count) {
+      const before = await raw.count();
+      for (let i = 0; i < count; i++) raw.send("o", PAYLOAD);
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while ((await raw.count()) < before + count && Date.now() < deadline);
+    },
+    transfer: (data) => raw.request("a", data),
+    async fanOut(subscribers, count) {
+      const subs = Array.from({ length: subscribers }, () => new RawNetClient(endpoint));
+      try {
+        for (const s of subs) {
+          await s.ready;
+          await s.request("s");
+        }
+        const burst = async (round: number): Promise<void> => {
+          raw.send("f", String(count));
+          await until(() => subs.every((s) => s.unsolicited >= round * count), "raw node:net fan-out");
+        };
+        await burst(1);
+        return await timed(count * subscribers, () => burst(2));
+      } finally {
+        await Promise.all(subs.map((s) => s.close()));
+      }
+    },
+  };
+}
+
+/** How each transport's figures are named in the main table: ZeroMQ's names predate the TCP transport. */
+const TRANSPORTS = [
+  { suffix: "", baselineName: "raw echo" },
+  { suffix: " over TCP", baselineName: "raw node:net echo" },
+] as const;
+
+export async function rpcBenchmarks(sizes: Sizes): Promise<RpcReport> {
   const figures: Figure[] = [];
-  const rawServer = await startChild<{ endpoint: string }>("raw-server");
-  const pyroServer = await startChild<PyroInfo>("pyro-server");
-  const raw = new RawClient(rawServer.info.endpoint);
-  const proxy = await connect<BenchObject>(pyroServer.info.uri, { maxMessageSize: 128 * 1024 * 1024 });
+  const transports: TransportRow[] = [];
+  const children: Child<unknown>[] = [];
+  const closers: (() => Promise<void>)[] = [];
   try {
-    // Warm up both paths (JIT tiers, connections): the first thousands of calls are much slower.
-    for (let i = 0; i < sizes.warmup; i++) {
-      await raw.request(["e", PAYLOAD]);
-      await proxy.echo(PAYLOAD);
-    }
+    const rawServer = await startChild<{ endpoint: string }>("raw-server");
+    children.push(rawServer);
+    const rawNetServer = await startChild<{ host: string; port: number }>("raw-net-server");
+    children.push(rawNetServer);
+    const pyroServer = await startChild<PyroInfo>("pyro-server");
+    children.push(pyroServer);
+    const raw = new RawClient(rawServer.info.endpoint);
+    closers.push(() => raw.close());
+    const rawNet = new RawNetClient(rawNetServer.info);
+    closers.push(() => rawNet.close());
+    await rawNet.ready;
+    const proxy = await connect<BenchObject>(pyroServer.info.uri, { maxMessageSize: 128 * 1024 * 1024 });
+    closers.push(() => proxy.$close());
+    const tcpProxy = await connect<BenchObject>(pyroServer.info.tcpUri, { maxMessageSize: 128 * 1024 * 1024 });
+    closers.push(() => tcpProxy.$close());
+
+    const pyroZmq = pyroSystem(proxy, pyroServer.info.uri);
+    const rawZmq = rawZmqSystem(raw, rawServer.info.endpoint);
+    const pyroTcp = pyroSystem(tcpProxy, pyroServer.info.tcpUri);
+    const rawTcp = rawNetSystem(rawNet, rawNetServer.info);
+    const systems = [pyroZmq, rawZmq, pyroTcp, rawTcp] as const;
+    /**
+     * Pushes a figure per transport (pyro-ts beside its raw baseline) and the row of all four;
+     * `values` in the order of `systems`, `baselineNames` when the baselines are not echoes.
+     */
+    const record = (name: string, unit: string, values: readonly number[], lowerIsBetter: boolean, goals: TransportRow["goals"] = {}, baselineNames?: readonly [string, string]): void => {
+      const [pyroZmqValue, rawZmqValue, pyroTcpValue, rawNetValue] = values as [number, number, number, number];
+      const sides = [[pyroZmqValue, rawZmqValue, goals.zmq], [pyroTcpValue, rawNetValue, goals.tcp]] as const;
+      sides.forEach(([pyro, baseline, target], t) => {
+        const figureName = name + TRANSPORTS[t]!.suffix;
+        const baselineName = baselineNames?.[t] ?? TRANSPORTS[t]!.baselineName;
+        figures.push(lowerIsBetter ? { ...lower(figureName, unit, pyro, baseline, baselineName), ...(target !== undefined && { target }) } : higher(figureName, unit, pyro, baseline, baselineName, target));
+      });
+      transports.push({ name, unit, pyroZmq: pyroZmqValue, rawZmq: rawZmqValue, pyroTcp: pyroTcpValue, rawNet: rawNetValue, lowerIsBetter, goals });
+    };
+
+    // Warm up every path (JIT tiers, connections): the first thousands of calls are much slower.
+    for (let i = 0; i < sizes.warmup; i++) for (const system of systems) await system.echo();
 
     // Sequential calls, latency, and CPU per call of both processes. Rounds alternate between
-    // the two sides and the best round of each counts, so a noisy moment hurts neither alone.
-    type Sequential = Awaited<ReturnType<typeof latencies>> & { cpuPerCall: number };
-    const sequential = async (call: () => Promise<unknown>, remoteCpu: () => Promise<NodeJS.CpuUsage>): Promise<Sequential> => {
-      const before = [process.cpuUsage(), await remoteCpu()] as const;
-      const result = await latencies(sizes.sequential, call);
-      const cpuPerCall = (cpuMicros(before[0], process.cpuUsage()) + cpuMicros(before[1], await remoteCpu())) / sizes.sequential;
-      return { ...result, cpuPerCall };
-    };
-    const best = (a: Sequential | undefined, b: Sequential): Sequential => (a && a.rate.perSecond >= b.rate.perSecond ? a : b);
-    let rawSeq: Sequential | undefined;
-    let pyroSeq: Sequential | undefined;
-    for (let round = 0; round < 3; round++) {
-      rawSeq = best(rawSeq, await sequential(() => raw.request(["e", PAYLOAD]), () => raw.cpu()));
-      pyroSeq = best(pyroSeq, await sequential(() => proxy.echo(PAYLOAD), () => proxy.cpu()));
-    }
-    figures.push(higher("sequential calls", "calls/s", pyroSeq!.rate.perSecond, rawSeq!.rate.perSecond, "raw echo", 0.85));
-    figures.push(lower("latency p50", "µs", pyroSeq!.p50, rawSeq!.p50, "raw echo"));
-    figures.push(lower("latency p99", "µs", pyroSeq!.p99, rawSeq!.p99, "raw echo"));
-    figures.push(lower("CPU per call (both processes)", "µs", pyroSeq!.cpuPerCall, rawSeq!.cpuPerCall, "raw echo"));
+    // the four systems and the best round of each counts, so a noisy moment hurts none alone.
+    const seq = await alternating(sizes.rounds, systems.map((s) => () => sequential(s, sizes.sequential)), (r) => r.rate.perSecond);
+    record("sequential calls", "calls/s", seq.map((r) => r.rate.perSecond), false, { zmq: 0.9, tcp: 0.7 });
+    record("latency p50", "µs", seq.map((r) => r.p50), true);
+    record("latency p99", "µs", seq.map((r) => r.p99), true);
+    // Lower is better: the ratio is baseline / pyro-ts, so 1 / 1.5 asks for at most 1.5 × the raw CPU.
+    record("CPU per call (both processes)", "µs", seq.map((r) => r.cpuPerCall), true, { tcp: 0.67 });
 
     // Pipelined: one connection, 100 in flight.
-    const rawPipe = await pipelined(sizes.pipelined, 100, () => raw.request(["e", PAYLOAD]));
-    const pyroPipe = await pipelined(sizes.pipelined, 100, () => proxy.echo(PAYLOAD));
-    figures.push(higher("pipelined calls (100 in flight)", "calls/s", pyroPipe.perSecond, rawPipe.perSecond, "raw echo", 0.5));
+    const pipe = await alternating(sizes.rounds, systems.map((s) => () => pipelined(sizes.pipelined, 100, () => s.echo())), (r) => r.perSecond);
+    record("pipelined calls (100 in flight)", "calls/s", pipe.map((r) => r.perSecond), false, { zmq: 0.5, tcp: 0.5 });
+    const pyroPipe = pipe[0]!;
 
     // What CURVE costs: the same calls to the same object behind an encrypting daemon.
     const secure = await connect<BenchObject>(pyroServer.info.secureUri);
     try {
       for (let i = 0; i < sizes.warmup; i++) await secure.echo(PAYLOAD);
-      let plainSeq = 0;
-      let secureSeq = 0;
-      for (let round = 0; round < 3; round++) {
-        plainSeq = Math.max(plainSeq, (await latencies(sizes.sequential, () => proxy.echo(PAYLOAD))).rate.perSecond);
-        secureSeq = Math.max(secureSeq, (await latencies(sizes.sequential, () => secure.echo(PAYLOAD))).rate.perSecond);
-      }
-      figures.push(higher("sequential calls with CURVE", "calls/s", secureSeq, plainSeq, "pyro-ts without CURVE"));
+      const [plainSeq, secureSeq] = await alternating(sizes.rounds, [() => latencies(sizes.sequential, () => proxy.echo(PAYLOAD)), () => latencies(sizes.sequential, () => secure.echo(PAYLOAD))], (r) => r.rate.perSecond);
+      figures.push(higher("sequential calls with CURVE", "calls/s", secureSeq!.rate.perSecond, plainSeq!.rate.perSecond, "pyro-ts without CURVE"));
       const securePipe = await pipelined(sizes.pipelined, 100, () => secure.echo(PAYLOAD));
       figures.push(higher("pipelined calls with CURVE", "calls/s", securePipe.perSecond, pyroPipe.perSecond, "pyro-ts without CURVE"));
     } finally {
@@ -116,64 +285,34 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
     }
 
     // Oneway: a burst, then a barrier until the server has seen all of it.
-    const rawBefore = Number((await raw.request(["b"]))[1]!.toString());
-    const rawOneway = await timed(sizes.oneway, async () => {
-      for (let i = 0; i < sizes.oneway; i++) void raw.send(["o", PAYLOAD]);
-      const deadline = Date.now() + WAIT_LIMIT_MS;
-      while (Number((await raw.request(["b"]))[1]!.toString()) < rawBefore + sizes.oneway && Date.now() < deadline);
-    });
-    const pyroBefore = await proxy.received();
-    const pyroOneway = await timed(sizes.oneway, async () => {
-      const sent: Promise<void>[] = [];
-      for (let i = 0; i < sizes.oneway; i++) sent.push(proxy.sink(PAYLOAD));
-      await Promise.all(sent);
-      const deadline = Date.now() + WAIT_LIMIT_MS;
-      while ((await proxy.received()) < pyroBefore + sizes.oneway && Date.now() < deadline);
-    });
-    figures.push(higher("oneway calls", "calls/s", pyroOneway.perSecond, rawOneway.perSecond, "raw send", 0.7));
+    const oneway = await alternating(sizes.rounds, systems.map((s) => () => timed(sizes.oneway, () => s.oneway(sizes.oneway))), (r) => r.perSecond);
+    record("oneway calls", "calls/s", oneway.map((r) => r.perSecond), false, { zmq: 0.7 }, ["raw send", "raw node:net send"]);
 
-    // 10 client processes at once, sequential calls each.
+    // 10 client processes at once, sequential calls each (ZeroMQ only).
     const load = async (mode: "raw" | "pyro", target: string): Promise<number> => {
       const results = await Promise.all(Array.from({ length: 10 }, () => runChild<{ calls: number }>("load-client", [mode, target, String(sizes.loadMs), PAYLOAD])));
       return results.reduce((n, r) => n + r.calls, 0) / (sizes.loadMs / 1000);
     };
     figures.push(higher("10 client processes", "calls/s", await load("pyro", pyroServer.info.uri), await load("raw", rawServer.info.endpoint), "raw echo"));
 
-    // Signal fan-out to 1 and 10 subscribers.
+    // Signal fan-out to 1 and 10 subscribers, each on a connection of its own; a first burst warms up.
     for (const subscribers of [1, 10]) {
-      const rawSubs = Array.from({ length: subscribers }, () => new RawClient(rawServer.info.endpoint));
-      for (const s of rawSubs) await s.request(["s"]);
-      const rawFan = await timed(sizes.signals * subscribers, async () => {
-        void raw.send(["f", String(sizes.signals)]);
-        await until(() => rawSubs.every((s) => s.unsolicited >= sizes.signals), "raw fan-out");
-      });
-      await Promise.all(rawSubs.map((s) => s.close()));
-      const proxies: Remote<BenchObject>[] = [];
-      const counts = new Array<number>(subscribers).fill(0);
-      for (let i = 0; i < subscribers; i++) {
-        const p = await connect<BenchObject>(pyroServer.info.uri, ownConnection(i + 1));
-        await p.ticks.connect(() => void counts[i]!++);
-        proxies.push(p);
-      }
-      const pyroFan = await timed(sizes.signals * subscribers, async () => {
-        await proxy.emitTicks(sizes.signals);
-        await until(() => counts.every((c, i) => c + proxies[i]!.ticks.dropped >= sizes.signals), "pyro-ts fan-out");
-      });
-      await Promise.all(proxies.map((p) => p.$close()));
-      figures.push(higher(`signal fan-out to ${subscribers}`, "events/s", pyroFan.perSecond, rawFan.perSecond, "raw router sends"));
+      const fan: number[] = [];
+      for (const system of systems) fan.push((await system.fanOut(subscribers, sizes.signals)).perSecond);
+      record(`signal fan-out to ${subscribers}`, "events/s", fan, false, {}, ["raw router sends", "raw node:net sends"]);
     }
 
     // Binary transfer: the client sends a Buffer, the server answers its size.
     for (const [label, bytes, count] of [["1 MiB", 1 << 20, sizes.mib1], ["64 MiB", 64 << 20, sizes.mib64]] as const) {
       const data = Buffer.alloc(bytes, 7);
-      const rawMove = await timed(count, async () => {
-        for (let i = 0; i < count; i++) await raw.request(["a", data]);
-      });
-      const pyroMove = await timed(count, async () => {
-        for (let i = 0; i < count; i++) await proxy.size(data);
-      });
-      const mbps = (rate: { perSecond: number }): number => (rate.perSecond * bytes) / 1e6;
-      figures.push(higher(`${label} Buffer transfer`, "MB/s", mbps(pyroMove), mbps(rawMove), "raw send", label === "64 MiB" ? 0.8 : undefined));
+      const moves = await alternating(
+        sizes.rounds,
+        systems.map((s) => () => timed(count, async () => {
+          for (let i = 0; i < count; i++) await s.transfer(data);
+        })),
+        (r) => r.perSecond,
+      );
+      record(`${label} Buffer transfer`, "MB/s", moves.map((r) => (r.perSecond * bytes) / 1e6), false, label === "64 MiB" ? { zmq: 0.8 } : {}, ["raw send", "raw node:net send"]);
     }
 
     // Nameserver lookups against sequential calls.
@@ -191,10 +330,27 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<Figure[]> {
       await ns.$close();
     }
   } finally {
-    await proxy.$close();
-    await raw.close();
-    await pyroServer.stop();
-    await rawServer.stop();
+    // Clients first, then every child started, also when a benchmark failed.
+    for (const close of closers.reverse()) await close().catch(() => {});
+    for (const child of children.reverse()) await child.stop();
   }
-  return figures;
+  return { figures, transports };
+}
+
+/** The four systems side by side, with both ratios, pyro-ts over TCP against over ZeroMQ, and the goals. */
+export function transportsTable(rows: readonly TransportRow[]): string {
+  const cell = (n: number, unit: string): string => `${formatNumber(n)} ${unit}`;
+  const ratio = (pyro: number, base: number, lowerIsBetter: boolean): number => (lowerIsBetter ? base / pyro : pyro / base);
+  const goal = (name: string, value: number, target: number | undefined): string[] => (target === undefined ? [] : [`${name} ${value.toFixed(2)} ${value >= target ? ">=" : "<"} ${target}: ${value >= target ? "met" : "MISSED"}`]);
+  const table = [
+    ["transports", "pyro-ts ZeroMQ", "raw zeromq.js", "ratio", "pyro-ts TCP", "raw node:net", "ratio", "TCP/ZeroMQ", "goals (ratio to the raw baseline)"],
+    ...rows.map((r) => {
+      const zmq = ratio(r.pyroZmq, r.rawZmq, r.lowerIsBetter);
+      const tcp = ratio(r.pyroTcp, r.rawNet, r.lowerIsBetter);
+      return [r.name, cell(r.pyroZmq, r.unit), cell(r.rawZmq, r.unit), zmq.toFixed(2), cell(r.pyroTcp, r.unit), cell(r.rawNet, r.unit), tcp.toFixed(2), ratio(r.pyroTcp, r.pyroZmq, r.lowerIsBetter).toFixed(2), [...goal("ZeroMQ", zmq, r.goals.zmq), ...goal("TCP", tcp, r.goals.tcp)].join("; ")];
+    }),
+  ];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const lines = table.map((r) => r.map((text, c) => (c === 0 || c === 8 ? text.padEnd(widths[c]!) : text.padStart(widths[c]!))).join("  ").trimEnd());
+  return [...lines, "  ratios above 1: pyro-ts better (for µs: raw / pyro-ts, so a CPU goal of 0.67 is at most 1.5 × the raw CPU); TCP/ZeroMQ: pyro-ts over TCP against pyro-ts over ZeroMQ"].join("\n");
 }

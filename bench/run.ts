@@ -1,7 +1,9 @@
 /**
  * npm run bench [-- --quick] [-- --json file]: every pyro-ts figure beside a baseline measured
  * in the same run (a raw zeromq.js ROUTER/DEALER echo with the same payload and process
- * layout, unless the line says otherwise), and their ratio (>1 means pyro-ts is better).
+ * layout, unless the line says otherwise; for figures "over TCP", a raw node:net
+ * length-prefixed echo), and their ratio (>1 means pyro-ts is better); then the rpc figures of
+ * both transports side by side with the issue's goals.
  * Then the federation figures of simulated nameservers, each beside its FEDERATION.md goal
  * (figure / goal: at most 1 meets it). The etcd storage figures (bench/etcd-benchmarks.ts) need
  * the `etcd` binary; without it one line says how to install it and the rest runs.
@@ -12,23 +14,19 @@ import { etcdBenchmarks, type EtcdReport, type EtcdSizes } from "./etcd-benchmar
 import { federationBenchmarks, type GoalFigure } from "./federation-benchmarks.js";
 import { replicationBenchmarks } from "./replication-benchmarks.js";
 import { hostsTable, replicationHostsBenchmark } from "./replication-hosts.js";
-import { rpcBenchmarks, type Figure, type Sizes } from "./rpc-benchmarks.js";
+import { formatNumber as format } from "./measure.js";
+import { rpcBenchmarks, transportsTable, type Figure, type Sizes } from "./rpc-benchmarks.js";
 import { storeBenchmarks } from "./store-benchmarks.js";
 import { streamBenchmarks, type StreamSizes } from "./stream-benchmarks.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "string" } } });
 
-const QUICK: Sizes = { warmup: 2000, sequential: 2000, pipelined: 5000, oneway: 10_000, loadMs: 1000, signals: 2000, mib1: 20, mib64: 1, lookups: 1000 };
-const FULL: Sizes = { warmup: 10_000, sequential: 20_000, pipelined: 100_000, oneway: 200_000, loadMs: 5000, signals: 20_000, mib1: 300, mib64: 5, lookups: 10_000 };
+const QUICK: Sizes = { rounds: 3, warmup: 2000, sequential: 2000, pipelined: 5000, oneway: 10_000, loadMs: 1000, signals: 2000, mib1: 20, mib64: 1, lookups: 1000 };
+const FULL: Sizes = { rounds: 5, warmup: 10_000, sequential: 20_000, pipelined: 100_000, oneway: 200_000, loadMs: 5000, signals: 20_000, mib1: 300, mib64: 5, lookups: 10_000 };
 const STREAM_QUICK: StreamSizes = { warmup: 4000, small: 20_000, mib1: 50, rounds: 3, slowItems: 100, slowMs: 5 };
 const STREAM_FULL: StreamSizes = { warmup: 20_000, small: 200_000, mib1: 500, rounds: 3, slowItems: 400, slowMs: 5 };
 const ETCD_QUICK: EtcdSizes = { warmup: 50, lookups: 1000, registrations: 100, signals: 100, rounds: 2 };
 const ETCD_FULL: EtcdSizes = { warmup: 200, lookups: 10_000, registrations: 1000, signals: 1000, rounds: 3 };
-
-function format(n: number): string {
-  if (n >= 100) return Math.round(n).toLocaleString("en-US");
-  return n.toPrecision(3);
-}
 
 function table(figures: readonly Figure[]): string {
   const rows = [
@@ -55,7 +53,7 @@ const started = Date.now();
 const sizes = values.quick ? QUICK : FULL;
 const rpc = await rpcBenchmarks(sizes);
 const streams = await streamBenchmarks(values.quick ? STREAM_QUICK : STREAM_FULL);
-const figures = [...rpc, ...streams.figures, ...storeBenchmarks(values.quick ? 10_000 : 100_000)];
+const figures = [...rpc.figures, ...streams.figures, ...storeBenchmarks(values.quick ? 10_000 : 100_000)];
 const streamNotes = streams.notes.map((note) => `  ${note}`).join("\n");
 const etcd = await etcdBenchmarks(values.quick ? ETCD_QUICK : ETCD_FULL);
 const federation = federationBenchmarks(values.quick);
@@ -63,7 +61,7 @@ const notes = federation.notes.map((note) => `  ${note}`).join("\n");
 const replication = replicationBenchmarks(values.quick);
 const replicationNotes = replication.notes.map((note) => `  ${note}`).join("\n");
 const hosts = await replicationHostsBenchmark(values.quick);
-process.stdout.write(`${table(figures)}\n${streamNotes}\n\n${etcdTable(etcd)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${hostsTable(hosts)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
+process.stdout.write(`${table(figures)}\n${streamNotes}\n\n${transportsTable(rpc.transports)}\n\n${etcdTable(etcd)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${hostsTable(hosts)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
 if (values.json) {
-  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, streams: { notes: streams.notes }, etcd, federation, replication, hosts }, null, 2)}\n`);
+  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, transports: rpc.transports, streams: { notes: streams.notes }, etcd, federation, replication, hosts }, null, 2)}\n`);
 }
