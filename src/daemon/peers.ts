@@ -1,4 +1,6 @@
 const MAX_FORGOTTEN = 10_000;
+/** Activity this recent is not recorded again (far below any heartbeat timeout). */
+const RECENT_MS = 20;
 
 /**
  * Which client connections are alive. ZeroMQ does not tell a ROUTER which routing id
@@ -25,9 +27,13 @@ export class PeerTracker {
 
   /** Records activity; returns true when the peer had been dropped for silence before. */
   seen(peerId: string): boolean {
+    const now = Date.now();
+    // A peer heard from a moment ago is alive: no need to move it (most messages of a busy peer).
+    const at = this.#lastSeen.get(peerId);
+    if (at !== undefined && now - at < RECENT_MS) return false;
     // Delete first so the Map stays ordered by last activity: the sweep stops at the first live peer.
     this.#lastSeen.delete(peerId);
-    this.#lastSeen.set(peerId, Date.now());
+    this.#lastSeen.set(peerId, now);
     return this.#forgotten.size > 0 && this.#forgotten.delete(peerId);
   }
 

@@ -21,8 +21,8 @@ interface Pending {
   readonly oneway: boolean;
   /** The call's timeout, which also bounds each wait for an item if the result is a stream. */
   readonly timeoutMs: number;
-  /** What the request is, for errors: `object.member`. */
-  readonly what: string;
+  /** The request, to say in errors what it was. */
+  readonly message: Outgoing;
   /** Where a stream this call returns is kept while open (its proxy's, closed with it). */
   readonly streams: Set<RemoteStream> | undefined;
   /** Frames not yet handed to the socket (waiting for a connection), or undefined once sent. */
@@ -114,17 +114,17 @@ export class Channel {
    * `lock`: the token of the calling proxy's lock of `object`, when it holds one.
    */
   invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string, streams?: Set<RemoteStream>): Promise<unknown> {
-    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args), ...lockField(lock) }), timeoutMs, streams);
+    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args), lock }), timeoutMs, streams);
   }
 
   /** Reads an attribute by name. */
   get(object: string, member: string, timeoutMs: number, lock?: string): Promise<unknown> {
-    return this.request({ kind: "get", object, member, ...lockField(lock) }, timeoutMs);
+    return this.request({ kind: "get", object, member, lock }, timeoutMs);
   }
 
   /** Writes an attribute by name. */
   async set(object: string, member: string, value: unknown, timeoutMs: number, lock?: string): Promise<void> {
-    await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value), ...lockField(lock) }), timeoutMs);
+    await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value), lock }), timeoutMs);
   }
 
   #encoding(build: () => Request, timeoutMs: number, streams?: Set<RemoteStream>): Promise<unknown> {
@@ -145,7 +145,9 @@ export class Channel {
     if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
     if (this.#securityError && !this.#socket.connected) return Promise.reject(this.#securityError);
     const id = this.#allocateId();
-    const message = { ...request, id } as Outgoing;
+    // The id is set on the request itself: a spread would make a new object shape per call.
+    const message = request as Outgoing & { id: number };
+    message.id = id;
     const frames = encodeMessage(message);
     if (exceedsSize(frames, this.#options.maxMessageSize)) {
       return Promise.reject(new MessageTooLargeError(`message of ${outgoingSize(frames)} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
@@ -160,7 +162,7 @@ export class Channel {
       const timer = timeoutMs > 0 && Number.isFinite(timeoutMs)
         ? setTimeout(() => this.#fail(id, new TimeoutError(`no reply to ${describe(message)} within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
-      const pending: Pending = { resolve, reject, timer, oneway, timeoutMs, what: describe(message), streams, frames };
+      const pending: Pending = { resolve, reject, timer, oneway, timeoutMs, message, streams, frames };
       this.#pending.set(id, pending);
       if (this.#socket.connected) this.#send(id, pending);
     });
@@ -310,7 +312,7 @@ export class Channel {
         this.#streams.delete(id);
         this.#sendControl({ kind: "cancel", id });
       },
-      what: pending.what,
+      what: describe(pending.message),
       timeout: pending.timeoutMs,
     }, window, windowBytes);
     this.#streams.set(id, stream);
@@ -360,11 +362,6 @@ export class Channel {
     clearTimeout(pending.timer);
     pending.reject(error);
   }
-}
-
-/** No property at all without a token, so such messages stay as they were. */
-function lockField(lock: string | undefined): { lock?: string } {
-  return lock === undefined ? {} : { lock };
 }
 
 function describe(message: Outgoing): string {

@@ -63,12 +63,6 @@ export function encodeFrames(frames: readonly OutFrame[]): Buffer[] {
 /** A heartbeat: a message of no frames. */
 export const HEARTBEAT = Buffer.alloc(U32);
 
-type State =
-  | { readonly at: "preamble" }
-  | { readonly at: "count" }
-  | { readonly at: "length"; readonly frames: Buffer[]; readonly count: number; readonly size: number }
-  | { readonly at: "frame"; readonly frames: Buffer[]; readonly count: number; readonly size: number; readonly length: number };
-
 /**
  * Turns the chunks read from a byte stream back into messages. `push` returns the complete
  * messages the chunk finished (heartbeats as empty arrays) and throws ProtocolError or
@@ -84,7 +78,13 @@ export class FrameDecoder {
   #buffered = 0;
   /** Offset of the first unconsumed byte in #chunks[#first]. */
   #offset = 0;
-  #state: State = { at: "preamble" };
+  // Where the decoder is, in plain fields (no state objects: one per frame made every
+  // access megamorphic): reading the preamble, a frame count, a frame's length, or its bytes.
+  #stage: "preamble" | "count" | "length" | "frame" = "preamble";
+  #frames: Buffer[] = [];
+  #count = 0;
+  #size = 0;
+  #length = 0;
 
   constructor(maxMessageSize: number) {
     this.#maxMessageSize = maxMessageSize;
@@ -92,7 +92,7 @@ export class FrameDecoder {
 
   /** Whether the peer's preamble has arrived. */
   get started(): boolean {
-    return this.#state.at !== "preamble";
+    return this.#stage !== "preamble";
   }
 
   push(chunk: Buffer): Buffer[][] {
@@ -101,48 +101,62 @@ export class FrameDecoder {
     this.#buffered += chunk.length;
     const messages: Buffer[][] = [];
     for (;;) {
-      const state = this.#state;
-      switch (state.at) {
+      switch (this.#stage) {
         case "preamble": {
           if (this.#buffered < PREAMBLE.length) return messages;
           const preamble = this.#take(PREAMBLE.length);
           if (preamble.equals(REFUSAL)) throw new SecurityError("the daemon refused this client: its TLS certificate is not among those the daemon admits");
           if (!preamble.equals(PREAMBLE)) throw new ProtocolError(`the peer does not speak the pyro-ts TCP protocol (it began with ${preamble.toString("hex")})`);
-          this.#state = { at: "count" };
+          this.#stage = "count";
           break;
         }
         case "count": {
           if (this.#buffered < U32) return messages;
-          const count = this.#take(U32).readUInt32BE(0);
+          const count = this.#u32();
           if (count === 0) {
             messages.push([]);
             break;
           }
           if (count > MAX_FRAMES || count * U32 > this.#maxMessageSize) throw new ProtocolError(`a message of ${count} frames (at most ${MAX_FRAMES})`);
-          this.#state = { at: "length", frames: [], count, size: 0 };
+          this.#frames = [];
+          this.#count = count;
+          this.#size = 0;
+          this.#stage = "length";
           break;
         }
         case "length": {
           if (this.#buffered < U32) return messages;
-          const length = this.#take(U32).readUInt32BE(0);
-          const size = state.size + length;
-          if (size > this.#maxMessageSize) throw new MessageTooLargeError(`a message of more than ${this.#maxMessageSize} bytes (a frame of ${length})`);
-          this.#state = { ...state, at: "frame", size, length };
+          const length = this.#u32();
+          this.#size += length;
+          if (this.#size > this.#maxMessageSize) throw new MessageTooLargeError(`a message of more than ${this.#maxMessageSize} bytes (a frame of ${length})`);
+          this.#length = length;
+          this.#stage = "frame";
           break;
         }
         case "frame": {
-          if (this.#buffered < state.length) return messages;
-          state.frames.push(this.#take(state.length));
-          if (state.frames.length < state.count) {
-            this.#state = { at: "length", frames: state.frames, count: state.count, size: state.size };
+          if (this.#buffered < this.#length) return messages;
+          this.#frames.push(this.#take(this.#length));
+          if (this.#frames.length < this.#count) {
+            this.#stage = "length";
           } else {
-            messages.push(state.frames);
-            this.#state = { at: "count" };
+            messages.push(this.#frames);
+            this.#stage = "count";
           }
           break;
         }
       }
     }
+  }
+
+  /** Reads a uint32 BE (4 buffered bytes), without a view when it lies in one chunk. */
+  #u32(): number {
+    const first = this.#chunks[this.#first]!;
+    if (first.length - this.#offset >= U32) {
+      const value = first.readUInt32BE(this.#offset);
+      this.#consume(U32);
+      return value;
+    }
+    return this.#take(U32).readUInt32BE(0);
   }
 
   /** Takes `n` buffered bytes (n ≤ #buffered): a view into one chunk when they lie in it, else a copy. */

@@ -27,7 +27,8 @@ const CLOSE_FLUSH_MS = 1000;
 export class TcpServer implements ServerTransport {
   readonly #server: Server;
   readonly #options: ResolvedTransportOptions;
-  readonly #connections = new Map<string, TcpConnection>();
+  /** By the number in each peer id (bytes 1-4), so a send needs no string. */
+  readonly #connections = new Map<number, TcpConnection>();
   readonly #waiting: Socket[] = [];
   readonly ready: Promise<void>;
   #handler: ServerMessageHandler | undefined;
@@ -94,7 +95,7 @@ export class TcpServer implements ServerTransport {
 
   /** Sends a message to `peer`; a peer that is gone is no error (the message is dropped). */
   send(peer: Uint8Array, frames: OutFrame[]): Promise<void> {
-    this.#connections.get(Buffer.from(peer.buffer, peer.byteOffset, peer.byteLength).toString("latin1"))?.send(frames);
+    if (peer.length === 5) this.#connections.get(((peer[1]! << 24) | (peer[2]! << 16) | (peer[3]! << 8) | peer[4]!) >>> 0)?.send(frames);
     return Promise.resolve();
   }
 
@@ -111,9 +112,9 @@ export class TcpServer implements ServerTransport {
   }
 
   #accept(socket: Socket): void {
+    const id = this.#nextId++ >>> 0;
     const peer = Buffer.alloc(5);
-    peer.writeUInt32BE(this.#nextId++ >>> 0, 1);
-    const peerId = peer.toString("latin1");
+    peer.writeUInt32BE(id, 1);
     const connection = new TcpConnection(socket, this.#options, {
       onOpen: () => {},
       onMessage: (frames) => {
@@ -124,11 +125,11 @@ export class TcpServer implements ServerTransport {
         }
       },
       onClose: () => {
-        this.#connections.delete(peerId);
+        this.#connections.delete(id);
         this.#onDisconnect?.(peer);
       },
     });
-    this.#connections.set(peerId, connection);
+    this.#connections.set(id, connection);
   }
 }
 
