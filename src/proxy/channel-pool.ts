@@ -1,5 +1,6 @@
 import type { ResolvedTransportOptions } from "../transport/options.js";
-import type { ClientSecurity, TransportKind } from "../transport/transport.js";
+import type { ClientSecurity } from "../transport/open-transport.js";
+import type { TransportKind } from "../transport/transport.js";
 import { Channel } from "./channel.js";
 
 interface Shared {

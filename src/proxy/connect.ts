@@ -2,7 +2,7 @@ import { NamingError } from "../errors.js";
 import type { ClientCurve } from "../transport/client-socket.js";
 import { checkZ85Key, generateKeyPair, readSecretKeyFile, type CurveKeyPair } from "../transport/curve.js";
 import { resolveTransportOptions, type TransportOptions } from "../transport/options.js";
-import type { ClientSecurity } from "../transport/transport.js";
+import type { ClientSecurity } from "../transport/open-transport.js";
 import { readTlsIdentity } from "../transport/tls/tls-identity.js";
 import { endpointOf, formatUri, toUri, type PyroUri } from "../uri.js";
 import { acquireChannel, releaseChannel } from "./channel-pool.js";

@@ -5,23 +5,12 @@ import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
-import type { ClientTransport } from "./transport.js";
+import type { ClientTransport, ClientTransportEvents } from "./transport.js";
 
 const DRAIN_TIMEOUT_MS = 1000;
 /** How long a closing connection lets its last messages leave. */
 const CLOSE_FLUSH_MS = 200;
 
-export interface ClientSocketEvents {
-  /** A ZMTP handshake with the daemon completed: messages can flow. */
-  onConnect(): void;
-  /** The connection was lost (peer closed, died, or missed heartbeats); ZeroMQ reconnects by itself. */
-  onDisconnect(): void;
-  onMessage(frames: Buffer[]): void;
-  /** The CURVE handshake failed: wrong server key, client key not authorized, or no CURVE on one side. */
-  onSecurityError(error: SecurityError): void;
-  /** Connecting failed and no connection ever reached the endpoint (nothing listens there); ZeroMQ retries. */
-  onConnectFailed(): void;
-}
 
 /** CURVE for a proxy: the daemon's public key (from its URI) and our key pair. */
 export interface ClientCurve {
@@ -44,7 +33,7 @@ export class ClientSocket implements ClientTransport {
   #pendingLoss: (() => void) | undefined;
   readonly endpoint: string;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ClientCurve) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientTransportEvents, batch?: (messages: OutFrame[][]) => OutFrame[], curve?: ClientCurve) {
     this.endpoint = endpoint;
     this.#dealer = new Dealer({
       ...commonSocketOptions(options, endpoint),

@@ -1,15 +1,10 @@
 /**
  * The seam between the daemon and proxy layers and the sockets: both transports (ZeroMQ and
  * plain TCP) move frame arrays with a peer identity behind these two small interfaces, and
- * nothing above this layer knows which one runs.
+ * nothing above this layer knows which one runs. (Types only: open-transport.ts makes them.)
  */
 import type { OutFrame } from "../protocol/frames.js";
-import type { ClientCurve, ClientSocketEvents } from "./client-socket.js";
-import { ClientSocket } from "./client-socket.js";
-import type { ResolvedTransportOptions } from "./options.js";
-import { ServerSocket, type ServerCurve } from "./server-socket.js";
-import { TcpClient, type ClientTls } from "./tcp/tcp-client.js";
-import { TcpServer, type ServerTls } from "./tcp/tcp-server.js";
+import type { SecurityError } from "../errors.js";
 
 /** Which transport: ZeroMQ (the default; CURVE, federation's sockets) or a direct TCP connection (lower latency). */
 export type TransportKind = "zmq" | "tcp";
@@ -40,30 +35,15 @@ export interface ClientTransport {
   close(): Promise<void>;
 }
 
-/** Encryption and peer authentication: CURVE on ZeroMQ, TLS on TCP. */
-export interface ServerSecurity {
-  readonly curve?: ServerCurve | undefined;
-  readonly tls?: ServerTls | undefined;
-}
-
-export interface ClientSecurity {
-  readonly curve?: ClientCurve | undefined;
-  readonly tls?: ClientTls | undefined;
-}
-
-function checkSecurity(kind: TransportKind, security: ServerSecurity | ClientSecurity): void {
-  if (kind === "zmq" && security.tls) throw new TypeError("TLS is for the TCP transport (ZeroMQ encrypts with CURVE)");
-  if (kind === "tcp" && security.curve) throw new TypeError("CURVE is for the ZeroMQ transport (TCP encrypts with TLS)");
-}
-
-/** Binds a daemon's transport. `batch` joins several messages into one (ZeroMQ only: TCP writes of one tick leave together anyway). */
-export function listen(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, batch?: (messages: OutFrame[][]) => OutFrame[], security: ServerSecurity = {}): ServerTransport {
-  checkSecurity(kind, security);
-  return kind === "zmq" ? new ServerSocket(endpoint, options, batch, security.curve) : new TcpServer(endpoint, options, security.tls);
-}
-
-/** Connects a proxy's transport to a daemon's endpoint. */
-export function dial(kind: TransportKind, endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, batch?: (messages: OutFrame[][]) => OutFrame[], security: ClientSecurity = {}): ClientTransport {
-  checkSecurity(kind, security);
-  return kind === "zmq" ? new ClientSocket(endpoint, options, events, batch, security.curve) : new TcpClient(endpoint, options, events, security.tls);
+/** What a client transport tells its channel. */
+export interface ClientTransportEvents {
+  /** The handshake with the daemon completed (ZMTP, or the TCP greeting): messages can flow. */
+  onConnect(): void;
+  /** The connection was lost (peer closed, died, or missed heartbeats); the transport reconnects by itself. */
+  onDisconnect(): void;
+  onMessage(frames: Buffer[]): void;
+  /** The daemon or this client was refused: wrong key or fingerprint, an unauthorized client, security on one side only. */
+  onSecurityError(error: SecurityError): void;
+  /** Connecting failed and no connection ever reached the endpoint (nothing listens there); the transport retries. */
+  onConnectFailed(): void;
 }

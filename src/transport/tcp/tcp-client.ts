@@ -4,10 +4,9 @@ import { ConnectionClosedError, SecurityError } from "../../errors.js";
 import { fingerprintOf, type TlsIdentity } from "../tls/tls-identity.js";
 import type { OutFrame } from "./frame-codec.js";
 import type { ResolvedTransportOptions } from "../options.js";
-import type { ClientSocketEvents } from "../client-socket.js";
 import { connectOptions, parseTcpEndpoint, type TcpEndpoint } from "./tcp-endpoint.js";
 import { TcpConnection } from "./tcp-connection.js";
-import type { ClientTransport } from "../transport.js";
+import type { ClientTransport, ClientTransportEvents } from "../transport.js";
 
 /** TLS for a proxy: the daemon's fingerprint (from its URI), and this client's identity when the daemon admits only some. */
 export interface ClientTls {
@@ -27,7 +26,7 @@ export class TcpClient implements ClientTransport {
   readonly endpoint: string;
   readonly #where: TcpEndpoint;
   readonly #options: ResolvedTransportOptions;
-  readonly #events: ClientSocketEvents;
+  readonly #events: ClientTransportEvents;
   readonly #tls: ClientTls | undefined;
   #connection: TcpConnection | undefined;
   #everConnected = false;
@@ -35,7 +34,7 @@ export class TcpClient implements ClientTransport {
   #retry: NodeJS.Timeout | undefined;
   #backoff = RECONNECT_MS;
 
-  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientSocketEvents, tls?: ClientTls) {
+  constructor(endpoint: string, options: ResolvedTransportOptions, events: ClientTransportEvents, tls?: ClientTls) {
     this.endpoint = endpoint;
     this.#where = parseTcpEndpoint(endpoint);
     this.#options = options;

@@ -54,11 +54,6 @@ export class TcpConnection {
     return this.#open && !this.#closed;
   }
 
-  /** Bytes written and not yet handed to the kernel. */
-  get pendingBytes(): number {
-    return this.#socket.writableLength;
-  }
-
   send(frames: readonly OutFrame[]): void {
     if (this.#closed) return;
     if (!this.#corked) {
