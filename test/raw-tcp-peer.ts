@@ -11,8 +11,9 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { encodeFrames, FrameDecoder, HEARTBEAT, PREAMBLE, type OutFrame } from "../src/transport/tcp/frame-codec.js";
 import { connectOptions, parseTcpEndpoint, type TcpEndpoint } from "../src/transport/tcp/tcp-endpoint.js";
+import { ConnectionEvents, type RawPeerEvent } from "./connection-events.js";
 
-export type RawPeerEvent = "handshake" | "disconnect";
+export type { RawPeerEvent };
 
 export interface RawTcpPeerOptions {
   /** Largest message accepted from the daemon; a bigger one ends the connection. Default 1 GiB. */
@@ -35,8 +36,7 @@ export class RawTcpPeer {
   readonly #where: TcpEndpoint;
   readonly #maxMessageSize: number;
   readonly #reconnectInterval: number;
-  readonly #events = { handshake: 0, disconnect: 0 };
-  readonly #eventWaiters: (() => void)[] = [];
+  readonly #events = new ConnectionEvents();
   readonly #messages: Buffer[][] = [];
   #receiver: { resolve: (frames: Buffer[]) => void; reject: (error: Error) => void } | undefined;
   #socket: Socket | undefined;
@@ -67,23 +67,12 @@ export class RawTcpPeer {
   }
 
   events(event: RawPeerEvent): number {
-    return this.#events[event];
+    return this.#events.count(event);
   }
 
   /** Waits until `event` has been seen more than `seen` times. */
-  async nextEvent(event: RawPeerEvent, seen: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#events[event] <= seen) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${event} event within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#eventWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  nextEvent(event: RawPeerEvent, seen: number, timeoutMs: number): Promise<void> {
+    return this.#events.next(event, seen, timeoutMs);
   }
 
   /** Sends one message, frames as given; while no connection is up it waits for the next one. */
@@ -174,7 +163,6 @@ export class RawTcpPeer {
   }
 
   #event(event: RawPeerEvent): void {
-    this.#events[event]++;
-    for (const wake of this.#eventWaiters.splice(0)) wake();
+    this.#events.record(event);
   }
 }

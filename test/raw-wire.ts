@@ -9,6 +9,7 @@ import { Dealer } from "zeromq";
 import type { OutFrame } from "../src/protocol/frames.js";
 import type { TransportKind } from "../src/transport/transport.js";
 import { RawTcpPeer, type RawPeerEvent, type RawTcpPeerOptions } from "./raw-tcp-peer.js";
+import { ConnectionEvents } from "./connection-events.js";
 
 export type { RawPeerEvent };
 
@@ -40,8 +41,7 @@ export function rawWire(transport: TransportKind, endpoint: string, options: Raw
 class ZmqWire implements RawWire {
   readonly transport = "zmq";
   readonly dealer: Dealer;
-  readonly #events = { handshake: 0, disconnect: 0 };
-  readonly #waiters: (() => void)[] = [];
+  readonly #events = new ConnectionEvents();
 
   constructor(endpoint: string, sendTimeout?: number) {
     this.dealer = new Dealer({ linger: 0, reconnectInterval: 100, reconnectMaxInterval: 500, ...(sendTimeout !== undefined && { sendTimeout }) });
@@ -56,27 +56,15 @@ class ZmqWire implements RawWire {
   }
 
   #count(event: RawPeerEvent): void {
-    this.#events[event]++;
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#events.record(event);
   }
 
   events(event: RawPeerEvent): number {
-    return this.#events[event];
+    return this.#events.count(event);
   }
 
-  async nextEvent(event: RawPeerEvent, seen: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#events[event] <= seen) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${event} event within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  nextEvent(event: RawPeerEvent, seen: number, timeoutMs: number): Promise<void> {
+    return this.#events.next(event, seen, timeoutMs);
   }
 
   send(frames: OutFrame[]): Promise<void> {
