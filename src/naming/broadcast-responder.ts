@@ -1,9 +1,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { once } from "node:events";
 import { formatUri, parseUri } from "../uri.js";
-
-/** The datagram a client broadcasts to find a nameserver (Pyro's). */
-export const LOCATE_REQUEST = "GET_NSURI";
+import { LOCATE_REQUEST } from "../ns-broadcast.js";
 
 /** The local address this host uses to reach `remote`: what to advertise instead of 0.0.0.0. */
 async function localAddressFor(remote: string, port: number): Promise<string> {

@@ -1,5 +1,3 @@
-import { createSocket } from "node:dgram";
-import { once } from "node:events";
 import { networkInterfaces } from "node:os";
 import { NamingError, SecurityError } from "../errors.js";
 import { connect as connectUri, DEFAULT_TIMEOUT, type ConnectOptions } from "../proxy/connect.js";
@@ -8,10 +6,12 @@ import type { Remote } from "../proxy/remote.js";
 import { formatUri, parseUri, type PyroUri } from "../uri.js";
 import { FINGERPRINT_PATTERN } from "../transport/tls/tls-identity.js";
 import type { TransportKind } from "../transport/transport.js";
-import { LOCATE_REQUEST } from "./broadcast-responder.js";
+import { discoverNsUri } from "../ns-broadcast.js";
 import { DEFAULT_BROADCAST_PORT, DEFAULT_NS_PORT, NAMESERVER_NAME, parseHostPort } from "../names.js";
 import type { NameServer } from "./nameserver.js";
 import { autostartNameServer, autostartSettings, type AutostartOptions } from "./host/autostart.js";
+
+export { discoverNsUri };
 
 export interface LocateOptions extends ConnectOptions {
   /**
@@ -44,8 +44,6 @@ export interface LocateOptions extends ConnectOptions {
   readonly autostart?: boolean | AutostartOptions;
 }
 
-const BROADCAST_TRIES = 3;
-
 function nsUri(host: string, port: number, options: Pick<LocateOptions, "nsTransport">): string {
   const transport = options.nsTransport ?? process.env.PYRO_TS_NS_TRANSPORT ?? "zmq";
   if (transport !== "zmq" && transport !== "tcp") throw new NamingError(`the nameserver transport must be zmq or tcp, got ${JSON.stringify(transport)}`);
@@ -57,40 +55,6 @@ function broadcastAddresses(option: LocateOptions["broadcast"]): readonly string
   if (Array.isArray(option)) return option;
   const fromEnv = process.env.PYRO_TS_BROADCAST;
   return fromEnv ? fromEnv.split(",").map((a) => a.trim()).filter(Boolean) : ["255.255.255.255"];
-}
-
-/** Asks the broadcast responders for the nameserver's URI: Pyro's GET_NSURI, a few tries. */
-export async function discoverNsUri(addresses: readonly string[], port: number, timeoutMs: number): Promise<string | undefined> {
-  if (addresses.length === 0) return undefined;
-  const socket = createSocket("udp4");
-  try {
-    socket.bind(0);
-    await once(socket, "listening");
-    socket.setBroadcast(true);
-    for (let attempt = 0; attempt < BROADCAST_TRIES; attempt++) {
-      const answer = new Promise<string | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), timeoutMs / BROADCAST_TRIES);
-        socket.once("message", (message) => {
-          clearTimeout(timer);
-          resolve(message.toString("utf8"));
-        });
-      });
-      for (const address of addresses) socket.send(LOCATE_REQUEST, port, address, () => {});
-      const uri = await answer;
-      socket.removeAllListeners("message");
-      if (uri !== undefined) {
-        try {
-          parseUri(uri);
-          return uri;
-        } catch {
-          // Not a URI: someone else answers on this port. Keep asking.
-        }
-      }
-    }
-    return undefined;
-  } finally {
-    socket.close();
-  }
 }
 
 /** The nameserver's URI with the configured key: its CURVE key (ZeroMQ), or its TLS fingerprint (TCP). */
