@@ -55,3 +55,5 @@ export type { CurveKeyPair } from "./transport/curve.js";
 export { ConfigError } from "./config/config-error.js";
 export { nameServerProfile, readNameServerProfiles, DEFAULT_PROFILE } from "./config/nameserver-profiles.js";
 export type { NameServerProfile } from "./config/nameserver-profiles.js";
+// Pyro5's own wire protocol: Python Pyro5 and PyroLab objects and nameservers.
+export * as pyro5 from "./pyro5/index.js";
