@@ -49,4 +49,18 @@ describe("layers", () => {
     );
     expect(offending).toEqual([]);
   });
+
+  it("the Pyro5 front sits above the daemon: the daemon never imports it, and it never imports naming", () => {
+    const pyro5 = join(src, "pyro5");
+    const into = (file: string, specifier: string, folder: string): boolean => {
+      if (!specifier.startsWith(".")) return false;
+      const target = resolve(dirname(file), specifier);
+      return target === folder || target.startsWith(folder + sep);
+    };
+    const offending = [
+      ...sourceFiles(join(src, "daemon")).flatMap((file) => specifiers(readFileSync(file, "utf8")).filter((s) => into(file, s, pyro5)).map((s) => `${relative(src, file)} imports ${s}`)),
+      ...sourceFiles(pyro5).flatMap((file) => specifiers(readFileSync(file, "utf8")).filter((s) => leadsToNaming(file, s)).map((s) => `${relative(src, file)} imports ${s}`)),
+    ];
+    expect(offending).toEqual([]);
+  });
 });

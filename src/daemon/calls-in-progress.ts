@@ -3,6 +3,8 @@ export interface Unanswered {
   readonly peer: Buffer;
   readonly peerId: string;
   readonly id: number;
+  /** How a call of a protocol front (no peer of the daemon's own) learns that close() gave up on it. */
+  readonly answer?: (error: unknown) => void;
 }
 
 /**

@@ -21,6 +21,8 @@ import { isStreamable } from "./outgoing-stream.js";
 import { StreamResult, StreamTable } from "./stream-table.js";
 import { Outbound } from "./outbound.js";
 import { CallsInProgress } from "./calls-in-progress.js";
+import { FrontConnections } from "./front-connections.js";
+import { DaemonObjectHost, type ObjectHost } from "./object-host.js";
 
 /** How an object is registered in the daemon. Names in the nameserver belong to the naming layer's Daemon. */
 export interface RegisterOptions {
@@ -118,6 +120,9 @@ export class Daemon {
   readonly #out: Outbound;
   readonly #maxCallsPerConnection: number;
   readonly #maxConnections: number;
+  readonly #maxStreams: number;
+  /** Connections and streams of protocol fronts (objectHost()), counted and stopped with the daemon's own. */
+  readonly #fronts = new FrontConnections();
   #state: DaemonState = "created";
 
   constructor(options: DaemonOptions = {}) {
@@ -130,8 +135,9 @@ export class Daemon {
     const maxOutgoingBytes = positiveInteger("maxOutgoingBytes", options.maxOutgoingBytes, 64 * 1024 * 1024);
     // Counters run modulo 2^32: differences stay right far below that.
     if (maxOutgoingBytes > 1024 ** 3) throw new RangeError(`maxOutgoingBytes must be at most 1 GiB, got ${maxOutgoingBytes}`);
+    this.#maxStreams = positiveInteger("maxStreamsPerConnection", options.maxStreamsPerConnection, 100);
     this.#streams = new StreamTable({
-      maxPerConnection: positiveInteger("maxStreamsPerConnection", options.maxStreamsPerConnection, 100),
+      maxPerConnection: this.#maxStreams,
       window: positiveInteger("streamWindow", options.streamWindow, 1024),
       windowBytes: positiveInteger("streamWindowBytes", options.streamWindowBytes, 32 * 1024 * 1024),
       maxMessageSize: this.#options.maxMessageSize,
@@ -227,19 +233,34 @@ export class Daemon {
     await this.beforeClose();
     // Streams may never end by themselves: their clients learn now, their generators stop.
     this.#streams.abandonAll(new DaemonError("the daemon was closed during the stream"));
+    this.#fronts.abandonAll(new DaemonError("the daemon was closed during the stream"));
     await this.#calls.idle(this.#closeTimeout);
     this.#signals.clear();
     // Calls still running past closeTimeout: their callers learn why now, while the socket can
     // still tell them, rather than a connection lost; their late results are dropped.
-    for (const call of this.#calls.abandon()) this.#out.error(call.peer, call.peerId, call.id, new DaemonError("the daemon was closed before the call finished"));
+    const late = (): DaemonError => new DaemonError("the daemon was closed before the call finished");
+    for (const call of this.#calls.abandon()) if (call.answer) call.answer(late()); else this.#out.error(call.peer, call.peerId, call.id, late());
     this.#out.silence();
     await this.#socket.close();
     // Generators clean up (their finally) before the instances they use are disposed.
-    await this.#streams.finished(this.#closeTimeout);
+    await Promise.all([this.#streams.finished(this.#closeTimeout), this.#fronts.finished(this.#closeTimeout)]);
     for (const peerId of this.#peers.stop()) this.#dropPeer(peerId);
     this.#registry.clear();
     await this.#registry.disposed(this.#closeTimeout);
     this.#state = "closed";
+  }
+
+  /**
+   * For protocol fronts (the Pyro5 server): this daemon's objects with its rules and limits, for
+   * clients of another wire protocol. `prefix` starts the peer ids of that front's connections.
+   */
+  objectHost(prefix: string): ObjectHost {
+    return new DaemonObjectHost(prefix, {
+      maxMessageSize: this.#options.maxMessageSize, maxStreamsPerConnection: this.#maxStreams, maxCallsPerConnection: this.#maxCallsPerConnection,
+      maxConnections: this.#maxConnections, registry: this.#registry, locks: this.#locks, calls: this.#calls, fronts: this.#fronts,
+      clientDisconnected: this.clientDisconnected, running: () => this.#state === "running", ownConnections: () => this.#peers.size,
+      describe: () => this.#describe(), report: (error, context) => this.#onError(error, context),
+    });
   }
 
   /** For subclasses: whether to act now (running) or at start, and to leave a closed daemon alone. */
@@ -262,7 +283,7 @@ export class Daemon {
   }
 
   #describe(): string {
-    return `pyro-ts daemon on ${this.#listeners.uri(DAEMON_OBJECT_ID)}, ${this.#registry.ids().length} object(s), ${this.#peers.size} connection(s)`;
+    return `pyro-ts daemon on ${this.#listeners.uri(DAEMON_OBJECT_ID)}, ${this.#registry.ids().length} object(s), ${this.#peers.size + this.#fronts.size} connection(s)`;
   }
 
   /** The connection is gone: its subscriptions, session instances and locks go with it, then listeners are told. */
@@ -279,7 +300,7 @@ export class Daemon {
 
   #receive(peer: Buffer, frames: Buffer[]): void {
     const peerId = peer.toString("latin1");
-    if (!this.#peers.has(peerId) && this.#peers.size >= this.#maxConnections) {
+    if (!this.#peers.has(peerId) && this.#peers.size + this.#fronts.size >= this.#maxConnections) {
       // Not tracked, so it holds nothing here; it may try again when others have gone.
       if (!peekOneway(frames)) this.#out.error(peer, undefined, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));
       return;

@@ -12,3 +12,4 @@ export { Pyro5ItemStream } from "./client/item-stream.js";
 export type { Pyro5Remote, Pyro5Method, Pyro5Member, Pyro5StreamCall, Pyro5BatchCall, Pyro5ProxyControls } from "./client/pyro5-remote.js";
 export type { Pyro5Metadata } from "./client/pyro5-metadata.js";
 export { PythonError } from "./wire/python-error.js";
+export type { Pyro5ServerOptions } from "./server/pyro5-server.js";
