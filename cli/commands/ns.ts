@@ -4,8 +4,9 @@ import type { NameConflict, NameEntry, PeerInfo } from "../../src/index.js";
 import { clientOptions, withNsFlags, type NsFlags } from "../nameserver-client.js";
 import { commaList, print, UsageError } from "../output.js";
 import { nsStopCommand } from "./ns-stop.js";
+import { pyro5NsOption, withPyro5Ns, type Pyro5Flags } from "../pyro5-commands.js";
 
-interface ListFlags extends NsFlags {
+interface ListFlags extends NsFlags, Pyro5Flags {
   regex?: string;
   metaAll?: string[];
   metaAny?: string[];
@@ -77,7 +78,7 @@ const STALE = ": but its etcd storage cannot be reached, so its names may be sta
 export function nsCommand(program: Command): void {
   const ns = program.command("ns").description("talk to the nameserver");
 
-  clientOptions(ns.command("list"))
+  pyro5NsOption(clientOptions(ns.command("list")))
     .description("list names, optionally by prefix, regex or metadata")
     .argument("[prefix]", "only names starting with this")
     .option("--regex <pattern>", "only names matching this regex (from the start)")
@@ -85,24 +86,27 @@ export function nsCommand(program: Command): void {
     .option("--meta-any <tags>", "only names with any of these tags (a,b)", commaList)
     .option("--json", "print JSON")
     .action(async (prefix: string | undefined, flags: ListFlags) => {
-      const entries = await withNsFlags(flags, (server) =>
-        server.list({
-          returnMetadata: true,
-          ...(prefix !== undefined && { prefix }),
-          ...(flags.regex !== undefined && { regex: flags.regex }),
-          ...(flags.metaAll && { metadataAll: flags.metaAll }),
-          ...(flags.metaAny && { metadataAny: flags.metaAny }),
-        }),
-      );
+      const query = {
+        returnMetadata: true,
+        ...(prefix !== undefined && { prefix }),
+        ...(flags.regex !== undefined && { regex: flags.regex }),
+        ...(flags.metaAll && { metadataAll: flags.metaAll }),
+        ...(flags.metaAny && { metadataAny: flags.metaAny }),
+      } as const;
+      const entries = flags.pyro5Ns !== undefined
+        ? await withPyro5Ns(flags.pyro5Ns, (server) => server.list(query))
+        : await withNsFlags(flags, (server) => server.list(query));
       print(entries, flags.json === true, table);
     });
 
-  clientOptions(ns.command("lookup"))
+  pyro5NsOption(clientOptions(ns.command("lookup")))
     .description("print the URI of a name")
     .argument("<name>")
     .option("--json", "print JSON with the metadata")
-    .action(async (name: string, flags: NsFlags & { json?: boolean }) => {
-      const entry = (await withNsFlags(flags, (server) => server.lookup(name, { returnMetadata: true }))) as NameEntry;
+    .action(async (name: string, flags: NsFlags & Pyro5Flags & { json?: boolean }) => {
+      const entry = flags.pyro5Ns !== undefined
+        ? await withPyro5Ns(flags.pyro5Ns, (server) => server.lookup(name, { returnMetadata: true }))
+        : ((await withNsFlags(flags, (server) => server.lookup(name, { returnMetadata: true }))) as NameEntry);
       print(entry, flags.json === true, (e: NameEntry) => e.uri);
     });
 
