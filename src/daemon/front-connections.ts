@@ -7,7 +7,6 @@ import { DaemonError } from "../errors.js";
 import { runInCallContext, type ServedCall } from "./call-context.js";
 import type { CallsInProgress, Unanswered } from "./calls-in-progress.js";
 import { iteratorOf } from "./outgoing-stream.js";
-import type { HostedStream } from "./object-host.js";
 
 /** What a stream of a front needs of its daemon. */
 export interface StreamServices {
@@ -96,6 +95,22 @@ export function stopUnstarted(source: AsyncIterable<unknown> | Generator<unknown
   } catch {
     // Nothing to clean up in a source that cannot even give an iterator.
   }
+}
+
+/** A method's result that is to be streamed: pulled item by item by the front, as its clients ask. */
+export interface HostedStream {
+  readonly kind: "stream";
+  /**
+   * The next item, pulled in the call's context (callContext() works in the generator). Counts
+   * as a call in progress, so close() waits for it. Once it is done or throws, the stream is
+   * over and its instance released: do not pull again.
+   */
+  next(): Promise<IteratorResult<unknown>>;
+  /**
+   * Ends the stream early: aborts the call's AbortSignal, runs the generator's return() (its
+   * `finally`), then releases the instance. Resolves once that cleanup settled; never rejects.
+   */
+  close(reason: unknown): Promise<void>;
 }
 
 /** A stream of a front's call: its generator, its call context, and the instance kept until it ends. */

@@ -9,27 +9,13 @@ import type { Signal } from "../signal.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
 import type { CallsInProgress, Unanswered } from "./calls-in-progress.js";
 import { dispatch, type Request } from "./dispatch.js";
-import { NO_PEER, StreamOfFront, stopUnstarted, type FrontConnections } from "./front-connections.js";
+import { type HostedStream, NO_PEER, StreamOfFront, stopUnstarted, type FrontConnections } from "./front-connections.js";
 import type { ExposedShape } from "./introspect.js";
 import type { LockTable } from "./locks.js";
 import { isStreamable } from "./outgoing-stream.js";
 import type { Registry } from "./registry.js";
 
-/** A method's result that is to be streamed: pulled item by item by the front, as its clients ask. */
-export interface HostedStream {
-  readonly kind: "stream";
-  /**
-   * The next item, pulled in the call's context (callContext() works in the generator). Counts
-   * as a call in progress, so close() waits for it. Once it is done or throws, the stream is
-   * over and its instance released: do not pull again.
-   */
-  next(): Promise<IteratorResult<unknown>>;
-  /**
-   * Ends the stream early: aborts the call's AbortSignal, runs the generator's return() (its
-   * `finally`), then releases the instance. Resolves once that cleanup settled; never rejects.
-   */
-  close(reason: unknown): Promise<void>;
-}
+export type { HostedStream };
 
 export type HostedResult = { readonly kind: "value"; readonly value: unknown } | HostedStream;
 

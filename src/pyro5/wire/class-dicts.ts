@@ -8,17 +8,9 @@ import {
   CommunicationError, ConnectionClosedError, DaemonError, MessageTooLargeError, NamingError, ProtocolError,
   PyroError, RemoteError, SecurityError, SerializeError, TimeoutError, UnknownMemberError,
 } from "../../errors.js";
-import { PythonError } from "./python-error.js";
+import { PythonError, type PythonExceptionInfo } from "./python-error.js";
 
-export interface PythonExceptionInfo {
-  /** "builtins.ValueError" */
-  readonly pythonType: string;
-  readonly args: readonly unknown[];
-  /** The Python traceback text (the joined `_pyroTraceback` lines). */
-  readonly traceback?: string;
-  /** `vars(exc)` without `_pyroTraceback`. */
-  readonly attributes: Readonly<Record<string, unknown>>;
-}
+export type { PythonExceptionInfo };
 
 export const URI_CLASS = "Pyro5.core.URI";
 export const PROXY_CLASS = "Pyro5.client.Proxy";

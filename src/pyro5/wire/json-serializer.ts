@@ -8,7 +8,7 @@ import { isUtf8 } from "node:buffer";
 import { SerializeError } from "../../errors.js";
 import { errorToExceptionDict } from "./class-dicts.js";
 import { SerializerId } from "./constants.js";
-import type { Pyro5Serializer } from "./serializer.js";
+import type { Pyro5Serializer } from "./pyro5-serializer.js";
 import { MAX_JSON_DEPTH, parsePythonJson } from "./json-parse.js";
 
 /**

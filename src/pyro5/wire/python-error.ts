@@ -1,6 +1,15 @@
+export interface PythonExceptionInfo {
+  /** "builtins.ValueError" */
+  readonly pythonType: string;
+  readonly args: readonly unknown[];
+  /** The Python traceback text (the joined `_pyroTraceback` lines). */
+  readonly traceback?: string;
+  /** `vars(exc)` without `_pyroTraceback`. */
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
 /** A Python exception, raised by a Pyro5 peer, as a pyro-ts RemoteError on the TypeScript side. */
 import { RemoteError } from "../../errors.js";
-import type { PythonExceptionInfo } from "./class-dicts.js";
 
 export class PythonError extends RemoteError {
   /** The full Python class name, "builtins.ValueError", "Pyro5.errors.NamingError", "__main__.MyError". */

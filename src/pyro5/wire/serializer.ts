@@ -7,17 +7,9 @@ import { SerializeError } from "../../errors.js";
 import { SerializerId } from "./constants.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { serpentSerializer } from "./serpent.js";
+import type { Pyro5Serializer } from "./pyro5-serializer.js";
 
-export interface Pyro5Serializer {
-  /** SerializerId. */
-  readonly id: number;
-  readonly name: "json" | "serpent";
-  /** Throws SerializeError for what this format cannot carry (a clear message saying what and why). */
-  encode(value: unknown): Buffer;
-  /** Throws SerializeError for malformed input. */
-  decode(payload: Buffer): unknown;
-}
-
+export type { Pyro5Serializer };
 export { jsonSerializer };
 
 /** 1 serpent, 3 json; undefined for marshal, msgpack and anything else. */

@@ -10,7 +10,7 @@
 import { SerializeError } from "../../errors.js";
 import { errorToExceptionDict } from "./class-dicts.js";
 import { SerializerId } from "./constants.js";
-import type { Pyro5Serializer } from "./serializer.js";
+import type { Pyro5Serializer } from "./pyro5-serializer.js";
 import { decodeSerpent, pythonFloatRepr } from "./serpent-parser.js";
 
 export const SERPENT_HEADER = "# serpent utf-8 python3.2\n";
