@@ -30,7 +30,7 @@ export interface DaemonOptions extends BaseDaemonOptions {
   readonly ns?: string | readonly string[] | LocateOptions;
   /**
    * Also serve the objects to Python Pyro5 clients (unchanged Pyro5, serpent or json) on this
-   * TCP port; `host` defaults to the daemon's. See docs/pyro5-server.md.
+   * TCP port; `host` defaults to the daemon's. See docs/pyro5.md.
    */
   readonly pyro5?: Pyro5ServerOptions;
 }

@@ -5,7 +5,8 @@
  * metadata's `oneway` list are sent with the oneway flag and resolve once sent.
  */
 import { inspect } from "node:util";
-import { ConnectionClosedError, UnknownMemberError } from "../../errors.js";
+import { CommunicationError, ConnectionClosedError, UnknownMemberError } from "../../errors.js";
+import { PythonError } from "../wire/python-error.js";
 import { validCallTimeout } from "../../proxy/proxy.js";
 import { encodeCall } from "../wire/call-payload.js";
 import { Flag, MessageType } from "../wire/constants.js";
@@ -39,6 +40,12 @@ interface InvokeOptions {
 }
 
 const BATCH_METHOD = "<batch>";
+/** Pyro5's CommunicationError and its subclasses, as a Python daemon names them. */
+const COMMUNICATION_ERRORS = new Set(["CommunicationError", "ConnectionClosedError", "TimeoutError", "ProtocolError", "MessageTooLargeError", "SerializeError"].map((name) => `Pyro5.errors.${name}`));
+
+function isCommunicationError(error: unknown): boolean {
+  return error instanceof CommunicationError || (error instanceof PythonError && COMMUNICATION_ERRORS.has(error.pythonType));
+}
 const EXCEPTION_WRAPPER = "Pyro5.core._ExceptionWrapper";
 
 /** A call's promise, iterable too when the method streams: `for await (const x of proxy.scan(10))`. */
@@ -72,7 +79,16 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
     if (options.oneway) return state.pool.oneway(request, state.timeout, options.pinned);
     const reply = await state.pool.request(request, state.timeout, options.pinned);
     const opened = streamOpened(reply);
-    if (!opened) return decodeResult(state.serializer, reply, state.revive);
+    if (!opened) {
+      try {
+        return decodeResult(state.serializer, reply, state.revive);
+      } catch (error) {
+        // As Pyro5's proxy: after a communication error the connection is not trusted (a Python
+        // daemon closes it after a SerializeError reply); the next call opens another.
+        if (isCommunicationError(error)) reply.connection.close();
+        throw error;
+      }
+    }
     const stream: Pyro5ItemStream = new Pyro5ItemStream(streamSource(opened.reply.connection, `${state.uri} ${method}()`), opened.streamId, () => streams.delete(stream));
     streams.add(stream);
     return stream;

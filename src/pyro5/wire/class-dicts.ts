@@ -12,6 +12,12 @@ import { PythonError, type PythonExceptionInfo } from "./python-error.js";
 
 export type { PythonExceptionInfo };
 
+/**
+ * Why a proxy (an ES Proxy: pyro-ts's Remote or Pyro5Remote) is refused as a value: it has no
+ * state to send (it would arrive as an empty dict). Its URI is what a Python daemon can use.
+ */
+export const PROXY_HINT = "a proxy cannot be sent as a value: pass its $uri (a Python daemon can make a proxy of it with Pyro5.api.Proxy)";
+
 export const URI_CLASS = "Pyro5.core.URI";
 export const PROXY_CLASS = "Pyro5.client.Proxy";
 export const EXCEPTION_WRAPPER_CLASS = "Pyro5.core._ExceptionWrapper";

@@ -5,8 +5,9 @@
  * (bytes, Maps with non-string keys, class instances, cycles) are a SerializeError on encode.
  */
 import { isUtf8 } from "node:buffer";
+import { isProxy } from "node:util/types";
 import { SerializeError } from "../../errors.js";
-import { errorToExceptionDict } from "./class-dicts.js";
+import { errorToExceptionDict, PROXY_HINT } from "./class-dicts.js";
 import { SerializerId } from "./constants.js";
 import type { Pyro5Serializer } from "./pyro5-serializer.js";
 import { MAX_JSON_DEPTH, parsePythonJson } from "./json-parse.js";
@@ -42,6 +43,15 @@ class EncodeFailure {
   constructor(readonly problem: string) {}
 }
 
+/**
+ * An integral number JSON.stringify would write with its shortest digits (2**60 as
+ * 1152921504606847000), which Python reads as another int: written exactly instead, as serpent
+ * does. From 1e21 JSON.stringify uses an exponent, and Python reads a float, as serpent sends.
+ */
+function isLargeInteger(value: number): boolean {
+  return Math.abs(value) > Number.MAX_SAFE_INTEGER && Math.abs(value) < 1e21 && Number.isInteger(value);
+}
+
 /** Refuses (EncodeFailure) what Python's json cannot carry; says whether the replacer is needed. */
 function check(value: unknown, depth: number, ancestors: Set<object>): number {
   switch (typeof value) {
@@ -49,7 +59,7 @@ function check(value: unknown, depth: number, ancestors: Set<object>): number {
     case "boolean":
       return PLAIN;
     case "number":
-      return Number.isFinite(value) && !Object.is(value, -0) ? PLAIN : SPECIAL;
+      return Number.isFinite(value) && !Object.is(value, -0) && !isLargeInteger(value) ? PLAIN : SPECIAL;
     case "bigint":
     case "undefined":
       return SPECIAL;
@@ -69,6 +79,7 @@ const MAP = 3;
 function checkObject(value: object, depth: number, ancestors: Set<object>): number {
   if (depth >= MAX_JSON_DEPTH) throw new EncodeFailure(`the value is nested deeper than ${MAX_JSON_DEPTH} levels`);
   // Plain objects and arrays first: they are nearly everything, and need no instanceof chain.
+  if (isProxy(value)) throw new EncodeFailure(PROXY_HINT);
   const prototype = Object.getPrototypeOf(value) as unknown;
   let kind: number;
   if (prototype === Object.prototype || prototype === null) kind = OBJECT;
@@ -127,6 +138,7 @@ function stringifySpecial(value: unknown): string {
       case "number":
         if (Number.isNaN(item)) return token("NaN");
         if (!Number.isFinite(item)) return token(item > 0 ? "Infinity" : "-Infinity");
+        if (isLargeInteger(item)) return token(BigInt(item).toString());
         return Object.is(item, -0) ? token("-0.0") : item;
       case "object":
         if (item instanceof Set) return [...item];

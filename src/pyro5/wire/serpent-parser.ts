@@ -1,45 +1,24 @@
 /**
  * Decoder of serpent, the Python-literal text Pyro5 sends by default: a recursive-descent parser of
  * the literal subset Python's `ast.literal_eval` accepts and serpent 1.41 writes (None/True/False,
- * ints, floats, complex, str/bytes literals with every escape, tuples, lists, dicts, sets).
- * Linear in the input: strings are sliced in runs, never built a character at a time
- * (Node 20: a 1 MB list of numbers and strings decodes in 30-70 ms, 10 MB of escaped text in ~0.2 s).
+ * ints, floats, complex, str/bytes literals with every escape, tuples, lists, dicts, sets). This is
+ * the grammar; the tokens (whitespace, numbers, strings) are scanned by serpent-literals.ts.
+ * Linear in the input (Node 20: a 1 MB list of numbers and strings decodes in 30-70 ms, 10 MB of
+ * escaped text in ~0.2 s).
  */
 import { SerializeError } from "../../errors.js";
+import {
+  describeHere, fail, pythonFloatRepr, scanNumber, scanStrings, skipSpace, toInt, type Complex, type Cursor, type NumberKind,
+} from "./serpent-literals.js";
+
+export { pythonFloatRepr };
 
 /** Deeper nesting is refused so that hostile input cannot exhaust the stack (Python's own parser stops at 200). */
 const MAX_DEPTH = 1000;
-/** Python's default `sys.int_info.default_max_str_digits`: longer decimal ints are refused there too (and cost quadratic time). */
-const MAX_INT_DIGITS = 4300;
 const HEADER_LINE = /^# serpent utf-8 python\d+\.\d+\r?$/;
-const NUMBER = /0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?[jJ]?|\d(?:_?\d)*\.?(?:[eE][+-]?\d(?:_?\d)*)?[jJ]?/y;
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
 const EMPTY_SET = /set[ \t\f\r\n]*\([ \t\f\r\n]*\)/y;
-const STRING_PREFIXES = new Set(["", "r", "u", "b", "br", "rb"]);
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  "\\": "\\", "'": "'", '"': '"', a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\x0b",
-};
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-type NumberKind = "int" | "float" | "complex" | "other";
-interface Complex { real: number; imag: number }
-
-/** Python's `repr(float)` (shortest round-trip digits, exponent below 1e-4 and from 1e16 on). */
-export function pythonFloatRepr(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
-  const sign = value < 0 || Object.is(value, -0) ? "-" : "";
-  const [mantissa = "0", expText = "0"] = Math.abs(value).toExponential().split("e");
-  const digits = mantissa.replace(".", "");
-  const exp = Number(expText);
-  if (exp < -4 || exp >= 16) {
-    const shown = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    return `${sign}${shown}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  }
-  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
-  if (digits.length <= exp + 1) return `${sign}${digits}${"0".repeat(exp + 1 - digits.length)}.0`;
-  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-}
 
 /** Parses a serpent payload into the pyro5 value model; malformed input is a SerializeError saying where. */
 export function decodeSerpent(payload: Buffer): unknown {
@@ -50,10 +29,6 @@ export function decodeSerpent(payload: Buffer): unknown {
     throw new SerializeError("serpent: payload is not valid UTF-8");
   }
   return new SerpentParser(text).parseDocument();
-}
-
-function toInt(value: bigint): number | bigint {
-  return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
 }
 
 /** The value by which Python compares a numeric (or bool) dict key, as a Map key; undefined for others. */
@@ -85,13 +60,14 @@ function specialDict(dict: Record<string, unknown>, keys: readonly string[]): un
   return dict;
 }
 
-class SerpentParser {
-  private pos = 0;
-  private depth = 0;
+/** The parser is the Cursor the scanners of serpent-literals.ts read from and advance. */
+class SerpentParser implements Cursor {
+  pos = 0;
   /** What the last parsed value was, so a float dict key can be named as Python would ("1.0"). */
-  private kind: NumberKind = "other";
+  kind: NumberKind = "other";
+  private depth = 0;
 
-  constructor(private readonly text: string) {}
+  constructor(readonly text: string) {}
 
   parseDocument(): unknown {
     const nul = this.text.indexOf("\0");
@@ -102,7 +78,7 @@ class SerpentParser {
       if (!HEADER_LINE.test(line)) this.fail(`bad serpent header ${JSON.stringify(line.slice(0, 60))}`, 0);
     }
     const value = this.parseValue();
-    this.skipSpace();
+    skipSpace(this);
     if (this.text[this.pos] === ",") {
       // literal_eval reads `1, 2` (and `1,`) as a tuple; serpent never writes it.
       const items = [value];
@@ -116,28 +92,7 @@ class SerpentParser {
   }
 
   private fail(what: string, at = this.pos): never {
-    const offset = Buffer.byteLength(this.text.slice(0, Math.min(at, this.text.length)), "utf8");
-    throw new SerializeError(`serpent: ${what} at byte offset ${offset}`);
-  }
-
-  private describeHere(): string {
-    const c = this.text.codePointAt(this.pos);
-    if (c === undefined) return "unexpected end of data";
-    return `unexpected character ${c > 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `U+${c.toString(16).toUpperCase().padStart(4, "0")}`}`;
-  }
-
-  /** Whitespace, newlines, comments and backslash line continuations, as Python's tokenizer skips them inside brackets. */
-  private skipSpace(): void {
-    const text = this.text;
-    for (;;) {
-      const c = text.charCodeAt(this.pos);
-      if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) this.pos++;
-      else if (c === 35) {
-        while (this.pos < text.length && text[this.pos] !== "\n" && text[this.pos] !== "\r") this.pos++;
-      } else if (c === 92 && text[this.pos + 1] === "\n") this.pos += 2;
-      else if (c === 92 && text[this.pos + 1] === "\r") this.pos += text[this.pos + 2] === "\n" ? 3 : 2;
-      else return;
-    }
+    return fail(this, what, at);
   }
 
   /** Past an opening bracket, one level deeper. */
@@ -153,14 +108,14 @@ class SerpentParser {
   }
 
   private parseValue(): unknown {
-    this.skipSpace();
+    skipSpace(this);
     const c = this.text.charCodeAt(this.pos);
     if ((c >= 48 && c <= 57) || c === 46 || c === 45 || c === 43) return this.complexTail(this.parseSigned());
     if (c === 40) return this.complexTail(this.parseParen());
     let value: unknown;
     if (c === 91) value = this.parseList();
     else if (c === 123) value = this.parseBrace();
-    else if (c === 39 || c === 34) value = this.parseStrings("");
+    else if (c === 39 || c === 34) value = scanStrings(this, "");
     else value = this.parseName();
     this.kind = "other";
     return value;
@@ -170,7 +125,7 @@ class SerpentParser {
   private complexTail(real: unknown): unknown {
     if (this.kind !== "int" && this.kind !== "float") return real;
     const save = this.pos;
-    this.skipSpace();
+    skipSpace(this);
     const op = this.text[this.pos];
     if (op !== "+" && op !== "-") {
       this.pos = save;
@@ -187,7 +142,7 @@ class SerpentParser {
 
   private parseSigned(): unknown {
     const sign = this.text[this.pos];
-    if (sign !== "-" && sign !== "+") return this.parseUnsigned();
+    if (sign !== "-" && sign !== "+") return scanNumber(this);
     this.pos++;
     const value = this.parseOperand();
     if (sign === "+") return value;
@@ -199,59 +154,32 @@ class SerpentParser {
 
   /** An unsigned number literal, in as many parentheses as you like (`-(1)` is a literal to Python). */
   private parseOperand(): unknown {
-    this.skipSpace();
-    if (this.text[this.pos] !== "(") return this.parseUnsigned();
+    skipSpace(this);
+    if (this.text[this.pos] !== "(") return scanNumber(this);
     this.enter();
     const value = this.parseOperand();
-    this.skipSpace();
-    if (this.text[this.pos] !== ")") this.fail(`${this.describeHere()} where ')' was expected`);
+    skipSpace(this);
+    if (this.text[this.pos] !== ")") this.fail(`${describeHere(this)} where ')' was expected`);
     this.leave();
     return value;
-  }
-
-  private parseUnsigned(): unknown {
-    NUMBER.lastIndex = this.pos;
-    const match = NUMBER.exec(this.text);
-    if (!match) this.fail(`${this.describeHere()} where a number was expected`);
-    const start = this.pos;
-    const literal = match[0].replaceAll("_", "");
-    this.pos += match[0].length;
-    if (/[A-Za-z0-9_.]/.test(this.text[this.pos] ?? "")) this.fail("malformed number", start);
-    if (/^0[xob]/i.test(literal)) {
-      this.kind = "int";
-      return toInt(BigInt(literal));
-    }
-    const last = literal[literal.length - 1];
-    if (last === "j" || last === "J") {
-      this.kind = "complex";
-      return { real: 0, imag: Number(literal.slice(0, -1)) };
-    }
-    if (/[.eE]/.test(literal)) {
-      this.kind = "float";
-      return Number(literal);
-    }
-    if (/^0+[1-9]/.test(literal)) this.fail("leading zeros in a decimal integer", start);
-    if (literal.length > MAX_INT_DIGITS) this.fail(`integer of more than ${MAX_INT_DIGITS} digits`, start);
-    this.kind = "int";
-    return literal.length <= 15 ? Number(literal) : toInt(BigInt(literal));
   }
 
   /** `()` empty tuple, `(x)` a parenthesized value, `(x,)` / `(x, y)` tuples; tuples decode as arrays. */
   private parseParen(): unknown {
     this.enter();
-    this.skipSpace();
+    skipSpace(this);
     if (this.text[this.pos] === ")") {
       this.leave();
       this.kind = "other";
       return [];
     }
     const first = this.parseValue();
-    this.skipSpace();
+    skipSpace(this);
     if (this.text[this.pos] === ")") {
       this.leave();
       return first;
     }
-    if (this.text[this.pos] !== ",") this.fail(`${this.describeHere()} where ',' or ')' was expected`);
+    if (this.text[this.pos] !== ",") this.fail(`${describeHere(this)} where ',' or ')' was expected`);
     const items = [first];
     this.pos++;
     this.parseItems(")", (item) => items.push(item));
@@ -269,12 +197,12 @@ class SerpentParser {
   /** Items up to `close` (undefined: the end of the text), separated by commas, a trailing comma allowed; consumes `close`. */
   private parseItems(close: string | undefined, add: (item: unknown) => void): void {
     for (;;) {
-      this.skipSpace();
+      skipSpace(this);
       if (this.text[this.pos] === close) break;
       add(this.parseValue());
-      this.skipSpace();
+      skipSpace(this);
       if (this.text[this.pos] === ",") this.pos++;
-      else if (this.text[this.pos] !== close) this.fail(`${this.describeHere()} where ',' or ${close === undefined ? "the end" : `'${close}'`} was expected`);
+      else if (this.text[this.pos] !== close) this.fail(`${describeHere(this)} where ',' or ${close === undefined ? "the end" : `'${close}'`} was expected`);
     }
     this.leave();
   }
@@ -282,18 +210,18 @@ class SerpentParser {
   /** `{}` is an empty dict; `{k: v, …}` a dict; `{a, b}` a set. */
   private parseBrace(): unknown {
     this.enter();
-    this.skipSpace();
+    skipSpace(this);
     if (this.text[this.pos] === "}") {
       this.leave();
       return {};
     }
     const keyStart = this.pos;
     const first = this.parseValue();
-    this.skipSpace();
+    skipSpace(this);
     if (this.text[this.pos] !== ":") {
       const set = new Set<unknown>([first]);
       if (this.text[this.pos] === ",") this.pos++;
-      else if (this.text[this.pos] !== "}") this.fail(`${this.describeHere()} where ',' or '}' was expected`);
+      else if (this.text[this.pos] !== "}") this.fail(`${describeHere(this)} where ',' or '}' was expected`);
       this.parseItems("}", (item) => set.add(item));
       return set;
     }
@@ -307,16 +235,16 @@ class SerpentParser {
     for (;;) {
       this.pos++; // the ':'
       setProperty(dict, key, this.parseValue());
-      this.skipSpace();
+      skipSpace(this);
       if (this.text[this.pos] === ",") {
         this.pos++;
-        this.skipSpace();
-      } else if (this.text[this.pos] !== "}") this.fail(`${this.describeHere()} where ',' or '}' was expected`);
+        skipSpace(this);
+      } else if (this.text[this.pos] !== "}") this.fail(`${describeHere(this)} where ',' or '}' was expected`);
       if (this.text[this.pos] === "}") break;
       const keyStart = this.pos;
       key = this.dictKey(this.parseValue(), keyStart, merged);
-      this.skipSpace();
-      if (this.text[this.pos] !== ":") this.fail(`${this.describeHere()} where ':' was expected`);
+      skipSpace(this);
+      if (this.text[this.pos] !== ":") this.fail(`${describeHere(this)} where ':' was expected`);
     }
     this.leave();
     return specialDict(dict, Object.keys(dict));
@@ -349,10 +277,10 @@ class SerpentParser {
   private parseName(): unknown {
     NAME.lastIndex = this.pos;
     const match = NAME.exec(this.text);
-    if (!match) this.fail(this.describeHere());
+    if (!match) this.fail(describeHere(this));
     const name = match[0];
     const next = this.text[this.pos + name.length];
-    if (name.length <= 2 && (next === "'" || next === '"')) return this.parseStrings(name.toLowerCase());
+    if (name.length <= 2 && (next === "'" || next === '"')) return scanStrings(this, name.toLowerCase());
     const start = this.pos;
     this.pos += name.length;
     if (name === "None") return null;
@@ -365,101 +293,5 @@ class SerpentParser {
       return new Set();
     }
     return this.fail(`unexpected name ${JSON.stringify(name.slice(0, 40))}`, start);
-  }
-
-  /** One or more adjacent string literals (Python concatenates `'a' 'b'`); str and bytes cannot mix. */
-  private parseStrings(firstPrefix: string): string | Buffer {
-    let prefix = firstPrefix;
-    const bytes = prefix.includes("b");
-    const parts: string[] = [];
-    for (;;) {
-      const start = this.pos;
-      if (!STRING_PREFIXES.has(prefix)) this.fail(`string prefix ${JSON.stringify(prefix)} is not a literal`, start);
-      if (prefix.includes("b") !== bytes) this.fail("cannot mix bytes and str literals", start);
-      this.pos += prefix.length;
-      this.parseStringBody(prefix.includes("r"), bytes, parts);
-      const save = this.pos;
-      this.skipSpace();
-      const name = /^[A-Za-z]{0,2}/.exec(this.text.slice(this.pos, this.pos + 2))?.[0] ?? "";
-      const quote = this.text[this.pos + name.length];
-      if (quote !== "'" && quote !== '"') {
-        this.pos = save;
-        break;
-      }
-      prefix = name.toLowerCase();
-    }
-    const joined = parts.join("");
-    return bytes ? Buffer.from(joined, "latin1") : joined;
-  }
-
-  private parseStringBody(raw: boolean, bytes: boolean, parts: string[]): void {
-    const text = this.text;
-    const start = this.pos;
-    const quote = text.charCodeAt(this.pos);
-    const triple = text.charCodeAt(this.pos + 1) === quote && text.charCodeAt(this.pos + 2) === quote;
-    this.pos += triple ? 3 : 1;
-    let run = this.pos;
-    for (;;) {
-      const c = text.charCodeAt(this.pos);
-      if (c === quote && (!triple || (text.charCodeAt(this.pos + 1) === quote && text.charCodeAt(this.pos + 2) === quote))) break;
-      if (Number.isNaN(c)) this.fail("unterminated string", start);
-      if (c === 92 && raw) {
-        // In a raw literal a backslash stays, and the quote, backslash or newline after it is plain text.
-        const next = text.charCodeAt(this.pos + 1);
-        this.pos += next === quote || next === 92 || next === 10 || next === 13 ? 2 : 1;
-        continue;
-      }
-      if (c === 92) {
-        parts.push(text.slice(run, this.pos));
-        this.parseEscape(bytes, parts);
-        run = this.pos;
-        continue;
-      }
-      if ((c === 10 || c === 13) && !triple) this.fail("newline in a single-quoted string");
-      if (bytes && c > 127) this.fail("non-ASCII character in a bytes literal");
-      this.pos++;
-    }
-    parts.push(text.slice(run, this.pos));
-    this.pos += triple ? 3 : 1;
-  }
-
-  /** One backslash escape at `pos`, as Python's string literals define them. */
-  private parseEscape(bytes: boolean, parts: string[]): void {
-    const escapeAt = this.pos;
-    const e = this.text[this.pos + 1];
-    if (e === undefined) this.fail("unterminated string");
-    this.pos += 2;
-    if (e === "\n") return;
-    if (e === "\r") {
-      if (this.text[this.pos] === "\n") this.pos++;
-      return;
-    }
-    const simple = SIMPLE_ESCAPES[e];
-    if (simple !== undefined) {
-      parts.push(simple);
-      return;
-    }
-    if (e >= "0" && e <= "7") {
-      const octal = /^[0-7]{1,3}/.exec(this.text.slice(this.pos - 1, this.pos + 2))?.[0] ?? e;
-      this.pos += octal.length - 1;
-      // In bytes Python keeps the low 8 bits of an escape above \377 (with a DeprecationWarning).
-      const code = parseInt(octal, 8);
-      parts.push(String.fromCharCode(bytes ? code & 0xff : code));
-      return;
-    }
-    const hexLength = e === "x" ? 2 : bytes ? 0 : e === "u" ? 4 : e === "U" ? 8 : 0;
-    if (hexLength > 0) {
-      const hex = this.text.slice(this.pos, this.pos + hexLength);
-      if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== hexLength) this.fail(`truncated \\${e} escape`, escapeAt);
-      const code = parseInt(hex, 16);
-      if (code > 0x10ffff) this.fail(`\\${e} escape beyond U+10FFFF`, escapeAt);
-      this.pos += hexLength;
-      parts.push(String.fromCodePoint(code));
-      return;
-    }
-    if (e === "N" && !bytes) this.fail("\\N{name} escapes are not supported", escapeAt);
-    // Python keeps an unknown escape as written; the character itself is scanned normally.
-    parts.push("\\");
-    this.pos = escapeAt + 1;
   }
 }

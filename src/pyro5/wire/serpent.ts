@@ -7,8 +7,9 @@
  * accepts everywhere, also for the (object, method, vargs, kwargs) call tuple. An Error goes as the
  * exception dict class-dicts.ts makes of it, as with the json serializer.
  */
+import { isProxy } from "node:util/types";
 import { SerializeError } from "../../errors.js";
-import { errorToExceptionDict } from "./class-dicts.js";
+import { errorToExceptionDict, PROXY_HINT } from "./class-dicts.js";
 import { SerializerId } from "./constants.js";
 import type { Pyro5Serializer } from "./pyro5-serializer.js";
 import { decodeSerpent, pythonFloatRepr } from "./serpent-parser.js";
@@ -94,6 +95,7 @@ class SerpentEncoder {
   }
 
   private writeObject(value: object, hashable: boolean): void {
+    if (isProxy(value)) throw new SerializeError(PROXY_HINT);
     if (value instanceof Date) {
       if (Number.isNaN(value.getTime())) throw new SerializeError("serpent cannot encode an invalid Date");
       this.out.push(quote(value.toISOString()));
