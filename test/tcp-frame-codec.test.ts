@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MessageTooLargeError, ProtocolError } from "../src/index.js";
-import { encodeFrames, FrameDecoder, HEARTBEAT, PREAMBLE } from "../src/transport/tcp/frame-codec.js";
+import { encodeFrames, encodeInto, FrameDecoder, HEARTBEAT, PREAMBLE } from "../src/transport/tcp/frame-codec.js";
 import { prng } from "./seeded.js";
 
 const MiB = 1024 * 1024;
@@ -23,6 +23,20 @@ function decodeInChunks(bytes: Buffer, next: () => number, max = 64 * MiB): Buff
 }
 
 describe("TCP frame codec", () => {
+  it("encodes small messages one after another into one buffer, as encodeFrames would, and refuses what may not fit", () => {
+    const messages = [["header", "héllo ✓ 𝄞"], [Buffer.from([0, 1, 2]), ""], [new Uint8Array(16 * 1024).fill(7)], ["x"]];
+    const slab = Buffer.alloc(64 * 1024);
+    let at = 0;
+    for (const message of messages) at = encodeInto(message, slab, at);
+    expect(slab.subarray(0, at)).toEqual(Buffer.concat(messages.flatMap((m) => encodeFrames(m))));
+    const hex = (frame: Uint8Array | string): string => Buffer.from(frame).toString("hex");
+    expect(decodeInChunks(Buffer.concat([PREAMBLE, slab.subarray(0, at)]), () => 7).map((m) => m.map(hex))).toEqual(messages.map((m) => m.map(hex)));
+    // A binary frame over 16 KiB goes by reference (encodeFrames), and a string is reserved 3 bytes per unit.
+    expect(encodeInto([new Uint8Array(16 * 1024 + 1)], slab, 0)).toBe(-1);
+    expect(encodeInto(["a".repeat(100)], Buffer.alloc(300), 0)).toBe(-1);
+    expect(encodeInto(["a".repeat(100)], Buffer.alloc(308), 0)).toBe(108);
+  });
+
   it("gives back every message, frame for frame, however the stream is cut", () => {
     const random = prng(7);
     const messages = [

@@ -60,6 +60,32 @@ export function encodeFrames(frames: readonly OutFrame[]): Buffer[] {
   return out;
 }
 
+/**
+ * Writes a message of small frames (strings, binary frames up to INLINE_BYTES) into `target` at
+ * `at`, and returns where it ends; -1, with nothing meaningful written, when it has a larger
+ * binary frame or may not fit (a string is reserved 3 bytes per UTF-16 unit, its most).
+ * Many messages then leave in one buffer, with no allocation of their own.
+ */
+export function encodeInto(frames: readonly OutFrame[], target: Buffer, at: number): number {
+  let bound = at + U32 * (frames.length + 1);
+  for (const frame of frames) {
+    if (typeof frame === "string") bound += 3 * frame.length;
+    else if (frame.byteLength > INLINE_BYTES) return -1;
+    else bound += frame.byteLength;
+  }
+  if (bound > target.length) return -1;
+  at = target.writeUInt32BE(frames.length, at);
+  for (const frame of frames) {
+    const start = at + U32;
+    let length = frame.length;
+    if (typeof frame === "string") length = target.write(frame, start, "utf8");
+    else target.set(frame, start);
+    target.writeUInt32BE(length, at);
+    at = start + length;
+  }
+  return at;
+}
+
 /** A heartbeat: a message of no frames. */
 export const HEARTBEAT = Buffer.alloc(U32);
 
