@@ -6,7 +6,9 @@
  * both transports side by side with the issue's goals.
  * Then the federation figures of simulated nameservers, each beside its FEDERATION.md goal
  * (figure / goal: at most 1 meets it). The etcd storage figures (bench/etcd-benchmarks.ts) need
- * the `etcd` binary; without it one line says how to install it and the rest runs.
+ * the `etcd` binary; without it one line says how to install it and the rest runs. The Pyro5
+ * figures (bench/pyro5-benchmarks.ts) need python3 and the Pyro5 kept in test/peers/pyro5;
+ * without them one line says why and the rest runs.
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -15,6 +17,7 @@ import { federationBenchmarks, type GoalFigure } from "./federation-benchmarks.j
 import { replicationBenchmarks } from "./replication-benchmarks.js";
 import { hostsTable, replicationHostsBenchmark } from "./replication-hosts.js";
 import { formatNumber as format } from "./measure.js";
+import { pyro5Benchmarks, type Pyro5Report, type Pyro5Sizes } from "./pyro5-benchmarks.js";
 import { rpcBenchmarks, transportsTable, type Figure, type Sizes } from "./rpc-benchmarks.js";
 import { storeBenchmarks } from "./store-benchmarks.js";
 import { streamBenchmarks, type StreamSizes } from "./stream-benchmarks.js";
@@ -27,6 +30,8 @@ const STREAM_QUICK: StreamSizes = { warmup: 4000, small: 20_000, mib1: 50, round
 const STREAM_FULL: StreamSizes = { warmup: 20_000, small: 200_000, mib1: 500, rounds: 3, slowItems: 400, slowMs: 5 };
 const ETCD_QUICK: EtcdSizes = { warmup: 50, lookups: 1000, registrations: 100, signals: 100, rounds: 2 };
 const ETCD_FULL: EtcdSizes = { warmup: 200, lookups: 10_000, registrations: 1000, signals: 1000, rounds: 3 };
+const PYRO5_QUICK: Pyro5Sizes = { rounds: 3, warmup: 5000, sequential: 3000, concurrent: 4000 };
+const PYRO5_FULL: Pyro5Sizes = { rounds: 5, warmup: 10_000, sequential: 8000, concurrent: 16_000 };
 
 function table(figures: readonly Figure[]): string {
   const rows = [
@@ -53,8 +58,10 @@ const started = Date.now();
 const sizes = values.quick ? QUICK : FULL;
 const rpc = await rpcBenchmarks(sizes);
 const streams = await streamBenchmarks(values.quick ? STREAM_QUICK : STREAM_FULL);
-const figures = [...rpc.figures, ...streams.figures, ...storeBenchmarks(values.quick ? 10_000 : 100_000)];
-const streamNotes = streams.notes.map((note) => `  ${note}`).join("\n");
+const pyro5: Pyro5Report = await pyro5Benchmarks(values.quick ? PYRO5_QUICK : PYRO5_FULL);
+const figures = [...rpc.figures, ...streams.figures, ...storeBenchmarks(values.quick ? 10_000 : 100_000), ...pyro5.figures];
+const pyro5Notes = pyro5.skipped ? [`Pyro5 figures skipped: ${pyro5.skipped}`] : pyro5.notes;
+const streamNotes = [...streams.notes, ...pyro5Notes].map((note) => `  ${note}`).join("\n");
 const etcd = await etcdBenchmarks(values.quick ? ETCD_QUICK : ETCD_FULL);
 const federation = federationBenchmarks(values.quick);
 const notes = federation.notes.map((note) => `  ${note}`).join("\n");
@@ -63,5 +70,5 @@ const replicationNotes = replication.notes.map((note) => `  ${note}`).join("\n")
 const hosts = await replicationHostsBenchmark(values.quick);
 process.stdout.write(`${table(figures)}\n${streamNotes}\n\n${transportsTable(rpc.transports)}\n\n${etcdTable(etcd)}\n\n${goalTable(federation.figures)}\n${notes}\n\n${goalTable(replication.figures)}\n${replicationNotes}\n\n${hostsTable(hosts)}\n\n${values.quick ? "quick" : "full"} run, ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}\n`);
 if (values.json) {
-  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, transports: rpc.transports, streams: { notes: streams.notes }, etcd, federation, replication, hosts }, null, 2)}\n`);
+  writeFileSync(values.json, `${JSON.stringify({ quick: values.quick, node: process.version, date: new Date().toISOString(), figures, transports: rpc.transports, streams: { notes: streams.notes }, pyro5, etcd, federation, replication, hosts }, null, 2)}\n`);
 }
