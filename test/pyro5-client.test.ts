@@ -196,6 +196,24 @@ describe.skipIf(unavailable !== undefined)(`pyro-ts calling Python Pyro5${unavai
     stage = await pyro5.lookup<Stage>("lab.stage", { ns: nameserver });
   });
 
+  it("finds a Python nameserver by Pyro5's GET_NSURI broadcast when no host is given", async () => {
+    const responder = await startPython("ns_with_broadcast.py", []);
+    try {
+      const [uri, bcport] = responder.ready.split(" ");
+      // Port 1: nothing answers on this host, so the broadcast is what finds it.
+      const found = await pyro5.locateNs({ port: 1, broadcast: ["127.0.0.1"], bcport: Number(bcport), connectTimeout: 1000 });
+      try {
+        expect(found.uri).toBe(uri);
+        await found.ping();
+      } finally {
+        await found.close();
+      }
+      await expect(pyro5.locateNs({ port: 1, broadcast: false, connectTimeout: 1000 })).rejects.toThrow(/no Pyro5 nameserver found/);
+    } finally {
+      await responder.stop();
+    }
+  });
+
   it("asks the daemon object", async () => {
     const daemonObject = await pyro5.connectDaemon(daemon.ready);
     try {
