@@ -10,6 +10,7 @@
  * The decoder checks every length against the limits before it allocates anything, and
  * hands out frames that lie whole in one received chunk without copying them.
  */
+import { ByteQueue } from "../../byte-queue.js";
 import { MessageTooLargeError, ProtocolError, SecurityError } from "../../errors.js";
 
 export const PREAMBLE = Buffer.from([0x50, 0x59, 0x54, 0x53, 1, 0, 0, 0]);
@@ -18,7 +19,6 @@ export const REFUSAL = Buffer.from([0x50, 0x59, 0x54, 0x53, 1, 1, 0, 0]);
 /** Frames one message may have: a batch of 65,536 messages of a few frames each fits. */
 export const MAX_FRAMES = 1 << 20;
 const U32 = 4;
-const EMPTY = Buffer.alloc(0);
 
 /** A frame about to be written: strings as UTF-8. */
 export type OutFrame = Uint8Array | string;
@@ -97,13 +97,7 @@ export const HEARTBEAT = Buffer.alloc(U32);
  */
 export class FrameDecoder {
   readonly #maxMessageSize: number;
-  #chunks: Buffer[] = [];
-  /** Index of the first chunk not consumed yet (a head index: shifting many small chunks would be quadratic). */
-  #first = 0;
-  /** Bytes in #chunks not consumed yet. */
-  #buffered = 0;
-  /** Offset of the first unconsumed byte in #chunks[#first]. */
-  #offset = 0;
+  readonly #bytes = new ByteQueue();
   // Where the decoder is, in plain fields (no state objects: one per frame made every
   // access megamorphic): reading the preamble, a frame count, a frame's length, or its bytes.
   #stage: "preamble" | "count" | "length" | "frame" = "preamble";
@@ -123,22 +117,21 @@ export class FrameDecoder {
 
   push(chunk: Buffer): Buffer[][] {
     if (chunk.length === 0) return [];
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
+    this.#bytes.push(chunk);
     const messages: Buffer[][] = [];
     for (;;) {
       switch (this.#stage) {
         case "preamble": {
-          if (this.#buffered < PREAMBLE.length) return messages;
-          const preamble = this.#take(PREAMBLE.length);
+          if (this.#bytes.length < PREAMBLE.length) return messages;
+          const preamble = this.#bytes.take(PREAMBLE.length);
           if (preamble.equals(REFUSAL)) throw new SecurityError("the daemon refused this client: its TLS certificate is not among those the daemon admits");
           if (!preamble.equals(PREAMBLE)) throw new ProtocolError(`the peer does not speak the pyro-ts TCP protocol (it began with ${preamble.toString("hex")})`);
           this.#stage = "count";
           break;
         }
         case "count": {
-          if (this.#buffered < U32) return messages;
-          const count = this.#u32();
+          if (this.#bytes.length < U32) return messages;
+          const count = this.#bytes.takeUInt32();
           if (count === 0) {
             messages.push([]);
             break;
@@ -151,8 +144,8 @@ export class FrameDecoder {
           break;
         }
         case "length": {
-          if (this.#buffered < U32) return messages;
-          const length = this.#u32();
+          if (this.#bytes.length < U32) return messages;
+          const length = this.#bytes.takeUInt32();
           this.#size += length;
           if (this.#size > this.#maxMessageSize) throw new MessageTooLargeError(`a message of more than ${this.#maxMessageSize} bytes (a frame of ${length})`);
           this.#length = length;
@@ -160,8 +153,8 @@ export class FrameDecoder {
           break;
         }
         case "frame": {
-          if (this.#buffered < this.#length) return messages;
-          this.#frames.push(this.#take(this.#length));
+          if (this.#bytes.length < this.#length) return messages;
+          this.#frames.push(this.#bytes.take(this.#length));
           if (this.#frames.length < this.#count) {
             this.#stage = "length";
           } else {
@@ -170,54 +163,6 @@ export class FrameDecoder {
           }
           break;
         }
-      }
-    }
-  }
-
-  /** Reads a uint32 BE (4 buffered bytes), without a view when it lies in one chunk. */
-  #u32(): number {
-    const first = this.#chunks[this.#first]!;
-    if (first.length - this.#offset >= U32) {
-      const value = first.readUInt32BE(this.#offset);
-      this.#consume(U32);
-      return value;
-    }
-    return this.#take(U32).readUInt32BE(0);
-  }
-
-  /** Takes `n` buffered bytes (n ≤ #buffered): a view into one chunk when they lie in it, else a copy. */
-  #take(n: number): Buffer {
-    if (n === 0) return EMPTY;
-    const first = this.#chunks[this.#first]!;
-    if (first.length - this.#offset >= n) {
-      const view = first.subarray(this.#offset, this.#offset + n);
-      this.#consume(n);
-      return view;
-    }
-    const copy = Buffer.allocUnsafe(n);
-    let copied = 0;
-    while (copied < n) {
-      const chunk = this.#chunks[this.#first]!;
-      const part = Math.min(n - copied, chunk.length - this.#offset);
-      chunk.copy(copy, copied, this.#offset, this.#offset + part);
-      copied += part;
-      this.#consume(part);
-    }
-    return copy;
-  }
-
-  #consume(n: number): void {
-    this.#buffered -= n;
-    this.#offset += n;
-    if (this.#offset === this.#chunks[this.#first]!.length) {
-      this.#first++;
-      this.#offset = 0;
-      if (this.#first === this.#chunks.length) {
-        this.#chunks = [];
-        this.#first = 0;
-      } else if (this.#first > 1024 && this.#first * 2 > this.#chunks.length) {
-        this.#chunks = this.#chunks.slice(this.#first);
-        this.#first = 0;
       }
     }
   }
