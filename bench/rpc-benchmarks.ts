@@ -269,7 +269,8 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<RpcReport> {
 
     // Pipelined: one connection, 100 in flight.
     const pipe = await alternating(sizes.rounds, systems.map((s) => () => pipelined(sizes.pipelined, 100, () => s.echo())), (r) => r.perSecond);
-    record("pipelined calls (100 in flight)", "calls/s", pipe.map((r) => r.perSecond), false, { zmq: 0.5, tcp: 0.5 });
+    // #14 asks ZeroMQ for 0.9 pipelined too (the benchmark issue before it asked 0.5).
+    record("pipelined calls (100 in flight)", "calls/s", pipe.map((r) => r.perSecond), false, { zmq: 0.9, tcp: 0.5 });
     const pyroPipe = pipe[0]!;
 
     // What CURVE costs: the same calls to the same object behind an encrypting daemon.
