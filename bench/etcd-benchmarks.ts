@@ -122,7 +122,7 @@ export async function etcdBenchmarks(sizes: EtcdSizes): Promise<EtcdReport> {
     };
     const [a, b, m] = [await child(spec), await child(spec), await child("memory")];
     const [nsA, nsB, nsM] = [await proxy(a.info.ns), await proxy(b.info.ns), await proxy(m.info.ns)];
-    const raw: Etcd3 = openEtcdClient([etcd.endpoint]);
+    const raw: Etcd3 = await openEtcdClient([etcd.endpoint]);
     cleanups.push(() => raw.close());
     const rawPut = (key: string): Promise<unknown> => raw.put(key).value(uriOf(0)).exec();
     const ready = performance.now();

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,5 +63,13 @@ describe("layers", () => {
       ...sourceFiles(pyro5).flatMap((file) => specifiers(readFileSync(file, "utf8")).filter((s) => leadsToNaming(file, s)).map((s) => `${relative(src, file)} imports ${s}`)),
     ];
     expect(offending).toEqual([]);
+  });
+
+  it("importing pyro-ts does not load etcd3 (with @grpc and protobufjs): only etcd storage does", () => {
+    const index = join(src, "..", "dist", "src", "index.js");
+    const script = `await import(${JSON.stringify(index)}); const { createRequire } = await import("node:module");
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /node_modules[\\/](etcd3|@grpc)[\\/]/.test(path));
+      console.log(loaded.length);`;
+    expect(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 }).trim()).toBe("0");
   });
 });

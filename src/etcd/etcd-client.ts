@@ -1,23 +1,22 @@
-import {
-  ClientClosedError,
-  Etcd3,
-  EtcdLeaseInvalidError,
-  EtcdPermissionDeniedError,
-  GRPCInvalidArgumentError,
-  GRPCNotImplementedError,
-  GRPCUnauthenticatedError,
-  type IRequestStream,
-  type KVClient,
-} from "etcd3";
+import type * as Etcd3Module from "etcd3";
+import type { Etcd3, IRequestStream, KVClient } from "etcd3";
 import { noop } from "cockatiel";
 import { EtcdUnavailableError, NamingError } from "../errors.js";
 
 /** Options of one etcd call (a gRPC deadline), as the client takes them. */
 export type CallOptions = NonNullable<Parameters<KVClient["range"]>[1]>;
 
+/**
+ * etcd3 (with @grpc and protobufjs: about 170 ms and 6 MB of heap to load) is imported only
+ * once etcd is used: a daemon or CLI without etcd storage starts faster and its heap stays
+ * small (large transfers are cheaper to garbage-collect in a small heap).
+ */
+let etcd3: typeof Etcd3Module | undefined;
+
 /** A client for the given `host:port` endpoints; it spreads calls over them and skips failing ones. */
-export function openEtcdClient(endpoints: readonly string[]): Etcd3 {
-  return new Etcd3({
+export async function openEtcdClient(endpoints: readonly string[]): Promise<Etcd3> {
+  etcd3 ??= await import("etcd3");
+  return new etcd3.Etcd3({
     hosts: endpoints.map((endpoint) => `http://${endpoint}`),
     // gRPC pings find a dead connection that TCP alone would not report (a partition).
     // Valid registrations are small, but a listing page holding values someone else made huge
@@ -30,8 +29,17 @@ export function openEtcdClient(endpoints: readonly string[]): Etcd3 {
   });
 }
 
+/** Whether etcd refused a lease (expired or revoked): only a client made by openEtcdClient can throw it. */
+export function isLeaseInvalid(error: unknown): boolean {
+  return etcd3 !== undefined && error instanceof etcd3.EtcdLeaseInvalidError;
+}
+
 /** Errors that no retry can fix: a bad request, or a refusal. */
-const PERMANENT = [GRPCInvalidArgumentError, EtcdPermissionDeniedError, GRPCUnauthenticatedError, GRPCNotImplementedError, ClientClosedError];
+function isPermanent(error: unknown): boolean {
+  if (etcd3 === undefined) return false;
+  const { GRPCInvalidArgumentError, EtcdPermissionDeniedError, GRPCUnauthenticatedError, GRPCNotImplementedError, ClientClosedError } = etcd3;
+  return [GRPCInvalidArgumentError, EtcdPermissionDeniedError, GRPCUnauthenticatedError, GRPCNotImplementedError, ClientClosedError].some((kind) => error instanceof kind);
+}
 
 export function describeError(error: unknown): string {
   if (error === undefined) return "no answer";
@@ -74,8 +82,8 @@ export async function bounded<T>(
     try {
       return await raceDeadline(attempt({ deadline: new Date(Date.now() + left) }), left);
     } catch (error) {
-      if (error instanceof EtcdLeaseInvalidError) throw error;
-      if (PERMANENT.some((kind) => error instanceof kind)) throw new NamingError(`etcd refused ${what}: ${describeError(error)}`, { cause: error });
+      if (isLeaseInvalid(error)) throw error;
+      if (isPermanent(error)) throw new NamingError(`etcd refused ${what}: ${describeError(error)}`, { cause: error });
       last = error;
     }
     await sleep(Math.min(100, deadline - Date.now()));

@@ -85,7 +85,7 @@ export class EtcdNamespace {
   /** Connects, takes a lease, lists the namespace and starts watching it; EtcdUnavailableError if etcd does not answer in time. */
   static async open(options: EtcdNamespaceOptions): Promise<EtcdNamespace> {
     if (options.endpoints.length === 0) throw new NamingError("etcd storage needs at least one endpoint");
-    const client = openEtcdClient(options.endpoints);
+    const client = await openEtcdClient(options.endpoints);
     let namespace: EtcdNamespace | undefined;
     try {
       namespace = new EtcdNamespace(client, options);

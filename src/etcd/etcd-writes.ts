@@ -1,5 +1,5 @@
-import { EtcdLeaseInvalidError, type Etcd3, type IKeyValue, type IRequestOp } from "etcd3";
-import { bounded } from "./etcd-client.js";
+import type { Etcd3, IKeyValue, IRequestOp } from "etcd3";
+import { bounded, isLeaseInvalid } from "./etcd-client.js";
 import type { EtcdLayout, EtcdRecord } from "./etcd-layout.js";
 import type { EtcdLease } from "./etcd-lease.js";
 
@@ -133,7 +133,7 @@ async function withLease<T>(ctx: WriteContext, deadline: number, write: (lease: 
     try {
       return await write(lease);
     } catch (error) {
-      if (!(error instanceof EtcdLeaseInvalidError)) throw error;
+      if (!isLeaseInvalid(error)) throw error;
       ctx.lease.refused(lease);
     }
   }

@@ -1,5 +1,5 @@
-import { EtcdLeaseInvalidError, type Etcd3 } from "etcd3";
-import { bounded, describeError, openEtcdClient } from "../etcd/etcd-client.js";
+import type { Etcd3 } from "etcd3";
+import { bounded, describeError, isLeaseInvalid, openEtcdClient } from "../etcd/etcd-client.js";
 import { EtcdLease } from "../etcd/etcd-lease.js";
 import { EtcdWatch } from "../etcd/etcd-watch.js";
 import type { BridgedFederation } from "./bridged-federation.js";
@@ -131,7 +131,7 @@ export class BridgeSession {
   async #connect(): Promise<boolean> {
     const { spec, layout } = this.#ctx;
     for (let attempt = 0; !this.#stopped; attempt++) {
-      const client = openEtcdClient(spec.endpoints);
+      const client = await openEtcdClient(spec.endpoints);
       const lease = new EtcdLease(client, spec.leaseTtl, {
         alive: () => {},
         // Our keys went with the lost lease: the leader key is retaken and the names written again under the new one.
@@ -249,7 +249,7 @@ export class BridgeSession {
     try {
       return await write(lease);
     } catch (error) {
-      if (error instanceof EtcdLeaseInvalidError) this.#lease!.refused(lease);
+      if (isLeaseInvalid(error)) this.#lease!.refused(lease);
       throw error;
     }
   }
