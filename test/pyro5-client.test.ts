@@ -164,6 +164,24 @@ describe.skipIf(unavailable !== undefined)(`pyro-ts calling Python Pyro5${unavai
     expect(await stage.position).toBe(3);
   });
 
+  it("shares one connection between a stream's item requests and calls queued behind them, in order", async () => {
+    const single = await pyro5.connect<Stage>(daemon.ready, { maxConnections: 1 });
+    try {
+      const items: number[] = [];
+      const sums: Promise<number>[] = [];
+      for await (const item of single.scan(4)) {
+        items.push(item);
+        // Queued while the stream's next request waits for the same (only) connection.
+        sums.push(single.add(item, 1), single.add(item, 2));
+      }
+      expect(items).toEqual([0, 1, 4, 9]);
+      expect(await Promise.all(sums)).toEqual([1, 2, 2, 3, 5, 6, 10, 11]);
+      expect(await Promise.all(Array.from({ length: 200 }, (_, i) => single.add(i, 0)))).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    } finally {
+      await single.$close();
+    }
+  });
+
   it("sends bytes and sets with the serpent serializer, and refuses bytes over json", async () => {
     const serpent = await pyro5.connect<Stage>(daemon.ready, { serializer: "serpent" });
     try {

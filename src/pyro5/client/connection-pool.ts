@@ -39,7 +39,11 @@ export class Pyro5Pool {
   readonly #idle = new Set<Pyro5Connection>();
   readonly #all = new Set<Pyro5Connection>();
   #opening = 0;
+  /** Jobs any connection may take, oldest first from #head (a head index: shift() would be quadratic). */
   #queue: Job[] = [];
+  #head = 0;
+  /** Jobs for one connection (a stream's requests), per connection, oldest first. */
+  readonly #pinned = new Map<Pyro5Connection, Job[]>();
   #closed: Error | undefined;
 
   constructor(location: Location, objectId: string, options: Pyro5PoolOptions) {
@@ -73,7 +77,9 @@ export class Pyro5Pool {
   close(): void {
     if (this.#closed) return;
     this.#closed = new ConnectionClosedError(`proxy for PYRO:${this.#objectId} is closed`);
-    for (const job of this.#queue.splice(0)) job.reject(this.#closed);
+    for (const job of this.#takeAll()) job.reject(this.#closed);
+    for (const jobs of this.#pinned.values()) for (const job of jobs) job.reject(this.#closed);
+    this.#pinned.clear();
     // Closed gracefully: a oneway close_stream written just before still reaches the daemon.
     for (const connection of this.#all) connection.close();
   }
@@ -81,7 +87,14 @@ export class Pyro5Pool {
   #enqueue(request: Pyro5Request, timeoutMs: number, oneway: boolean, pinned: Pyro5Connection | undefined): Promise<Pyro5Reply | undefined> {
     if (this.#closed) return Promise.reject(this.#closed);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request, deadline: Date.now() + timeoutMs, timeoutMs, oneway, pinned, resolve, reject });
+      const job = { request, deadline: Date.now() + timeoutMs, timeoutMs, oneway, pinned, resolve, reject };
+      if (!pinned) this.#queue.push(job);
+      else if (pinned.closed) job.reject(gone());
+      else {
+        const jobs = this.#pinned.get(pinned);
+        if (jobs) jobs.push(job);
+        else this.#pinned.set(pinned, [job]);
+      }
       this.#pump();
     });
   }
@@ -92,33 +105,52 @@ export class Pyro5Pool {
     connection.onClose(() => {
       this.#all.delete(connection);
       this.#idle.delete(connection);
+      for (const job of this.#pinned.get(connection) ?? []) job.reject(gone());
+      this.#pinned.delete(connection);
       this.#pump();
     });
     if (this.#closed) connection.close();
     this.#pump();
   }
 
-  /** Gives queued jobs the connections free for them, oldest first; opens one more when all are busy. */
+  /**
+   * Gives each free connection its own next job (a stream's), else the oldest job any may take;
+   * opens one more connection when jobs wait and all are busy. Only free connections are
+   * visited: a reply costs no walk over the calls still waiting.
+   */
   #pump(): void {
-    let waiting = 0;
-    for (const job of this.#queue.splice(0)) {
-      if (job.pinned?.closed) {
-        job.reject(new ConnectionClosedError("the connection this stream was opened on is gone"));
-        continue;
+    for (const connection of this.#idle) {
+      // A oneway job or an expired one leaves the connection free for the next.
+      for (let job = this.#nextFor(connection); job !== undefined; job = this.#idle.has(connection) ? this.#nextFor(connection) : undefined) {
+        if (Date.now() > job.deadline) job.reject(new TimeoutError(`no connection to PYRO:${this.#objectId} was free within ${job.timeoutMs} ms`));
+        else this.#run(connection, job);
       }
-      if (Date.now() > job.deadline) {
-        job.reject(new TimeoutError(`no connection to PYRO:${this.#objectId} was free within ${job.timeoutMs} ms`));
-        continue;
-      }
-      const connection = job.pinned ? (this.#idle.has(job.pinned) ? job.pinned : undefined) : this.#idle.values().next().value;
-      if (connection === undefined) {
-        this.#queue.push(job);
-        if (!job.pinned) waiting++;
-        continue;
-      }
-      this.#run(connection, job);
     }
+    const waiting = this.#queue.length - this.#head;
     if (waiting > this.#opening && this.#all.size + this.#opening < this.#options.maxConnections) this.#open();
+  }
+
+  #nextFor(connection: Pyro5Connection): Job | undefined {
+    const pinned = this.#pinned.get(connection);
+    if (pinned) {
+      const job = pinned.shift();
+      if (pinned.length === 0) this.#pinned.delete(connection);
+      return job;
+    }
+    if (this.#head === this.#queue.length) return undefined;
+    const job = this.#queue[this.#head++];
+    if (this.#head === this.#queue.length || (this.#head > 1024 && this.#head * 2 > this.#queue.length)) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return job;
+  }
+
+  #takeAll(): Job[] {
+    const jobs = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    return jobs;
   }
 
   #run(connection: Pyro5Connection, job: Job): void {
@@ -152,8 +184,10 @@ export class Pyro5Pool {
       (error: Error) => {
         this.#opening--;
         // Nobody left to serve the queue: its calls fail with why, rather than wait for ever.
-        if (this.#all.size === 0 && this.#opening === 0) for (const job of this.#queue.splice(0)) job.reject(error);
+        if (this.#all.size === 0 && this.#opening === 0) for (const job of this.#takeAll()) job.reject(error);
       },
     );
   }
 }
+
+const gone = (): ConnectionClosedError => new ConnectionClosedError("the connection this stream was opened on is gone");

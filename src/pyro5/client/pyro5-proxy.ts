@@ -9,9 +9,10 @@ import { CommunicationError, ConnectionClosedError, UnknownMemberError } from ".
 import { PythonError } from "../wire/python-error.js";
 import { validCallTimeout } from "../../proxy/proxy.js";
 import { encodeCall } from "../wire/call-payload.js";
+import { exceptionFromWrapperDict } from "../wire/class-dicts.js";
 import { Flag, MessageType } from "../wire/constants.js";
 import type { Pyro5Serializer } from "../wire/serializer.js";
-import { decodeResult, errorOf, streamOpened } from "./call-reply.js";
+import { decodeResult, streamOpened } from "./call-reply.js";
 import type { Pyro5Pool } from "./connection-pool.js";
 import type { Pyro5Connection } from "./pyro5-connection.js";
 import { checkMetadata, type Pyro5Metadata } from "./pyro5-metadata.js";
@@ -46,7 +47,6 @@ const COMMUNICATION_ERRORS = new Set(["CommunicationError", "ConnectionClosedErr
 function isCommunicationError(error: unknown): boolean {
   return error instanceof CommunicationError || (error instanceof PythonError && COMMUNICATION_ERRORS.has(error.pythonType));
 }
-const EXCEPTION_WRAPPER = "Pyro5.core._ExceptionWrapper";
 
 /** A call's promise, iterable too when the method streams: `for await (const x of proxy.scan(10))`. */
 function iterable(reply: Promise<unknown>, what: string): Promise<unknown> & AsyncIterable<unknown> {
@@ -129,8 +129,11 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
     }
     const results = await invoke(BATCH_METHOD, params, { flags });
     if (!Array.isArray(results)) throw new TypeError(`a batch call to ${state.uri} answered ${typeof results}, not a list`);
-    const failed = results.findIndex((r) => typeof r === "object" && r !== null && (r as { __class__?: unknown }).__class__ === EXCEPTION_WRAPPER);
-    if (failed >= 0) throw errorOf((results[failed] as { exception?: unknown }).exception);
+    // The first failing call's exception stands in its place; the calls after it did not run.
+    for (const result of results) {
+      const failed = exceptionFromWrapperDict(result);
+      if (failed) throw PythonError.fromInfo(failed);
+    }
     return results;
   };
 
