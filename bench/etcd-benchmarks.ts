@@ -20,7 +20,7 @@ import { openEtcdClient } from "../src/etcd/etcd-client.js";
 import { locateNs, type NameServer, type Remote } from "../src/index.js";
 import { startChild, type Child } from "./children.js";
 import { ETCD_INSTALL_HINT, EtcdProcess, etcdVersion } from "./etcd-process.js";
-import { timed } from "./measure.js";
+import { runCleanups, timed } from "./measure.js";
 import type { Figure } from "./rpc-benchmarks.js";
 
 export interface EtcdSizes {
@@ -208,12 +208,6 @@ export async function etcdBenchmarks(sizes: EtcdSizes): Promise<EtcdReport> {
     ];
     return { figures, notes };
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      // A close that fails or hangs (a watch cancel with etcd gone) must not keep the rest, etcd above all, running.
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLEANUP_LIMIT_MS)));
-      await Promise.race([Promise.resolve().then(cleanup).catch(() => {}), limit]);
-      clearTimeout(timer);
-    }
+    await runCleanups(cleanups, CLEANUP_LIMIT_MS);
   }
 }

@@ -66,3 +66,16 @@ export function formatNumber(n: number): string {
   if (n >= 100) return Math.round(n).toLocaleString("en-US");
   return n.toPrecision(3);
 }
+
+/**
+ * Runs a benchmark's cleanups, last first, each given at most `limitMs`: a close that fails or
+ * hangs (a watch cancel with etcd gone, a child that ignores SIGTERM) must not keep the rest running.
+ */
+export async function runCleanups(cleanups: readonly (() => unknown)[], limitMs: number): Promise<void> {
+  for (const cleanup of [...cleanups].reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
+    await Promise.race([Promise.resolve().then(cleanup).catch(() => {}), limit]);
+    clearTimeout(timer);
+  }
+}

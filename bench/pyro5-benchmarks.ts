@@ -12,7 +12,7 @@
 import { pyro5 } from "../src/index.js";
 import { pyro5Unavailable, startPython } from "../test/pyro5-python.js";
 import { startChild } from "./children.js";
-import { cpuMicros, pipelined, timed, type Rate } from "./measure.js";
+import { cpuMicros, pipelined, runCleanups, timed, type Rate } from "./measure.js";
 import { PYTHON_SCRIPTS, PythonClient, type Round } from "./pyro5/python-client.js";
 import type { Figure } from "./rpc-benchmarks.js";
 
@@ -162,11 +162,6 @@ export async function pyro5Benchmarks(sizes: Pyro5Sizes): Promise<Pyro5Report> {
     ];
     return { figures, notes };
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLEANUP_LIMIT_MS)));
-      await Promise.race([Promise.resolve().then(cleanup).catch(() => {}), limit]);
-      clearTimeout(timer);
-    }
+    await runCleanups(cleanups, CLEANUP_LIMIT_MS);
   }
 }
