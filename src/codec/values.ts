@@ -5,7 +5,7 @@
  */
 import { SuperJSON } from "superjson";
 import { SerializeError } from "../errors.js";
-import type { Payload, SerializedValue } from "../protocol/message.js";
+import { NO_ATTACHMENTS, type Payload, type SerializedValue } from "../protocol/message.js";
 import { collectingAttachments, registerBinaryTypes, withAttachments } from "./binary.js";
 
 // Our own instance, so registrations never leak into (or from) the user's superjson.
@@ -123,7 +123,7 @@ function plainify(value: unknown, seen: Map<object, unknown>): unknown {
 
 /** Serializes a value; binary parts become attachments. Throws SerializeError. */
 export function encodeValue(value: unknown): Payload {
-  if (isPlainJson(value, 0)) return { value: { json: value }, attachments: [] };
+  if (isPlainJson(value, 0)) return { value: { json: value }, attachments: NO_ATTACHMENTS };
   if (typeof value === "function" || typeof value === "symbol") {
     throw new SerializeError(`cannot serialize a ${typeof value}`);
   }

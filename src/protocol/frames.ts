@@ -18,7 +18,7 @@
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
-import { isLockToken, KIND_CODES, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
+import { isLockToken, KIND_CODES, NO_ATTACHMENTS, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
 export const HEADER_SIZE = 12;
 const FLAG_ONEWAY = 1;
@@ -127,7 +127,7 @@ export function isBatch(frames: readonly Uint8Array[]): boolean {
 /** The messages of a batch; throws ProtocolError when its frames do not add up. */
 export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
   const h = frames[0]!;
-  const count = Buffer.from(h.buffer, h.byteOffset, h.byteLength).readUInt32BE(4);
+  const count = uint32(h, 4);
   if (count < 1 || count > MAX_BATCH) bad(`batch of ${count} messages (1-${MAX_BATCH} allowed)`);
   const messages: F[][] = [];
   let i = 1;
@@ -135,7 +135,7 @@ export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
     const header = frames[i];
     if (!header || header.length !== HEADER_SIZE || frames.length < i + 2) bad(`batch message ${m + 1} of ${count} is missing or truncated`);
     if (header[1] === BATCH_CODE) bad("a batch cannot contain a batch");
-    const attachments = Buffer.from(header.buffer, header.byteOffset, header.byteLength).readUInt32BE(8);
+    const attachments = uint32(header, 8);
     const end = i + 2 + attachments;
     if (end > frames.length) bad(`batch message ${m + 1} declares ${attachments} attachment frame(s) the batch does not carry`);
     messages.push(frames.slice(i, end));
@@ -149,7 +149,7 @@ export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
 export function peekCorrelationId(frames: readonly Uint8Array[]): number | undefined {
   const h = frames[0];
   if (!h || h.length < 8) return undefined;
-  return Buffer.from(h.buffer, h.byteOffset, h.byteLength).readUInt32BE(4);
+  return uint32(h, 4);
 }
 
 /** Whether a header, however broken the rest, says the message is a result or an error. */
@@ -188,10 +188,19 @@ function bad(problem: string): never {
   throw new ProtocolError(problem);
 }
 
+/** Both transports hand over Buffers: read them as they are, without another view. */
+function asBuffer(frame: Uint8Array): Buffer {
+  return frame instanceof Buffer ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+}
+
+function uint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
 function parseBody(frame: Uint8Array): unknown[] {
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString("utf8"));
+    body = JSON.parse(asBuffer(frame).toString("utf8"));
   } catch (error) {
     bad(`body is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -234,28 +243,28 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
   if (frames.length < 2) bad(`message has ${frames.length} frame(s), at least 2 (header, body) are needed`);
   const h = frames[0]!;
   if (h.length !== HEADER_SIZE) bad(`header is ${h.length} bytes, expected ${HEADER_SIZE}`);
-  const hb = Buffer.from(h.buffer, h.byteOffset, h.byteLength);
-  if (hb[0] !== PROTOCOL_VERSION) bad(`unsupported protocol version ${hb[0]} (this side speaks ${PROTOCOL_VERSION})`);
-  const kind = KIND_BY_CODE.get(hb[1]!);
-  if (kind === undefined) bad(`unknown message kind ${hb[1]}`);
-  const id = hb.readUInt32BE(4);
-  const declared = hb.readUInt32BE(8);
-  const attachments = frames.slice(2);
-  if (declared !== attachments.length) bad(`header declares ${declared} attachment frame(s), message carries ${attachments.length}`);
+  if (h[0] !== PROTOCOL_VERSION) bad(`unsupported protocol version ${h[0]} (this side speaks ${PROTOCOL_VERSION})`);
+  const kind = KIND_BY_CODE.get(h[1]!);
+  if (kind === undefined) bad(`unknown message kind ${h[1]}`);
+  const id = uint32(h, 4);
+  const declared = uint32(h, 8);
+  if (declared !== frames.length - 2) bad(`header declares ${declared} attachment frame(s), message carries ${frames.length - 2}`);
+  const attachments = declared === 0 ? NO_ATTACHMENTS : frames.slice(2);
   const body = parseBody(frames[1]!);
   // Requests that carry a lock token have it first; the other items follow at offset 1.
-  const locked = (hb[2]! & FLAG_LOCK) !== 0 && (kind === "call" || kind === "get" || kind === "set");
+  const locked = (h[2]! & FLAG_LOCK) !== 0 && (kind === "call" || kind === "get" || kind === "set");
   const o = locked ? 1 : 0;
-  const lock = locked ? { lock: lockToken(body) } : {};
+  // Set on every request, undefined when it has none: one object shape whatever the flags.
+  const lock = locked ? lockToken(body) : undefined;
   switch (kind) {
     case "call":
-      return { kind, id, oneway: (hb[2]! & FLAG_ONEWAY) !== 0, object: string(body, o, "object id"), member: string(body, o + 1, "member"), args: payload(body, o + 2, attachments), ...lock };
+      return { kind, id, oneway: (h[2]! & FLAG_ONEWAY) !== 0, object: string(body, o, "object id"), member: string(body, o + 1, "member"), args: payload(body, o + 2, attachments), lock };
     case "get":
       if (body.length !== o + 2) bad(`get body has ${body.length} items, expected ${o + 2}`);
       if (attachments.length !== 0) bad("get carries no attachments");
-      return { kind, id, object: string(body, o, "object id"), member: string(body, o + 1, "member"), ...lock };
+      return { kind, id, object: string(body, o, "object id"), member: string(body, o + 1, "member"), lock };
     case "set":
-      return { kind, id, object: string(body, o, "object id"), member: string(body, o + 1, "member"), value: payload(body, o + 2, attachments), ...lock };
+      return { kind, id, object: string(body, o, "object id"), member: string(body, o + 1, "member"), value: payload(body, o + 2, attachments), lock };
     case "result":
     case "error":
       return { kind, id, value: payload(body, 0, attachments) };

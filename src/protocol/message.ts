@@ -17,6 +17,9 @@ export interface Payload {
   readonly attachments: readonly Uint8Array[];
 }
 
+/** The attachments of a value that has none: one shared array, never written. */
+export const NO_ATTACHMENTS: readonly Uint8Array[] = Object.freeze([]);
+
 /**
  * A lock is held by one proxy, not by the shared connection: the proxy's random token rides
  * on its call, get and set messages (flag bit 1). Absent: the sender holds no lock.
