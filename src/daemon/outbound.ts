@@ -1,6 +1,6 @@
 import { LimitExceededError } from "../errors.js";
 import { outgoingSize, peekCorrelationId, type OutFrame } from "../protocol/frames.js";
-import type { ServerTransport } from "../transport/transport.js";
+import type { SendReceipt, ServerTransport } from "../transport/transport.js";
 import { OutgoingBudget } from "./outgoing-budget.js";
 import { errorFrames } from "./reply-frames.js";
 
@@ -83,9 +83,14 @@ export class Outbound {
   #send(peer: Buffer, peerId: string | undefined, frames: OutFrame[], size: number): void {
     if (this.#silenced) return;
     if (peerId !== undefined) this.#budget.charge(peerId, size);
-    this.#socket.send(peer, frames).catch((error: unknown) => {
-      // A send the closing socket refused: the caller learns it from its side (ConnectionClosedError).
-      if (!this.#silenced) this.#onError(error, "sending a reply failed");
-    });
+    this.#socket.send(peer, frames, this.#receipt);
   }
+
+  /** One receipt for every send (none allocated per message). */
+  readonly #receipt: SendReceipt = {
+    sent: (error) => {
+      // A send the closing socket refused: the caller learns it from its side (ConnectionClosedError).
+      if (error && !this.#silenced) this.#onError(error, "sending a reply failed");
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { ConnectionClosedError, MessageTooLargeError, ProtocolError, SecurityErr
 import { decodeMessage, encodeBatch, isReplyHeader, encodeMessage, exceedsSize, isBatch, messageSize, outgoingSize, peekCorrelationId, splitBatch, type OutFrame } from "../protocol/frames.js";
 import type { Payload, RequestMessage } from "../protocol/message.js";
 import { dial, type ClientSecurity } from "../transport/open-transport.js";
-import type { ClientTransport, TransportKind } from "../transport/transport.js";
+import type { ClientTransport, SendReceipt, TransportKind } from "../transport/transport.js";
 import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -15,19 +15,28 @@ type ControlMessage = Extract<RequestMessage, { kind: "heartbeat" | "ack" | "cre
 type Outgoing = Exclude<RequestMessage, ControlMessage>;
 type Request = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, "id"> : never) : never;
 
-interface Pending {
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout | undefined;
-  readonly oneway: boolean;
-  /** The call's timeout, which also bounds each wait for an item if the result is a stream. */
-  readonly timeoutMs: number;
-  /** The request, to say in errors what it was. */
-  readonly message: Outgoing;
-  /** Where a stream this call returns is kept while open (its proxy's, closed with it). */
-  readonly streams: Set<RemoteStream> | undefined;
-  /** Frames not yet handed to the socket (waiting for a connection), or undefined once sent. */
-  frames: OutFrame[] | undefined;
+/** A call waiting for its reply; also the receipt of its send (no closure made per call for that). */
+class Pending implements SendReceipt {
+  constructor(
+    readonly id: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: Error) => void,
+    readonly timer: NodeJS.Timeout | undefined,
+    readonly oneway: boolean,
+    /** The call's timeout, which also bounds each wait for an item if the result is a stream. */
+    readonly timeoutMs: number,
+    /** The request, to say in errors what it was. */
+    readonly message: Outgoing,
+    /** Where a stream this call returns is kept while open (its proxy's, closed with it). */
+    readonly streams: Set<RemoteStream> | undefined,
+    /** Frames not yet handed to the socket (waiting for a connection), or undefined once sent. */
+    public frames: OutFrame[] | undefined,
+    readonly onSent: (pending: Pending, error: Error | undefined) => void,
+  ) {}
+
+  sent(error: Error | undefined): void {
+    this.onSent(this, error);
+  }
 }
 
 const MAX_ID = 0xffff_ffff;
@@ -157,15 +166,15 @@ export class Channel {
     if (oneway && this.#socket.connected) {
       // Nothing to wait for but the socket: no pending entry, no timer.
       this.#lastSent = Date.now();
-      return this.#socket.send(frames);
+      return new Promise((resolve, reject) => this.#socket.send(frames, { sent: (error) => (error ? reject(error) : resolve(undefined)) }));
     }
     return new Promise((resolve, reject) => {
       const timer = timeoutMs > 0 && Number.isFinite(timeoutMs)
         ? setTimeout(() => this.#fail(id, new TimeoutError(`no reply to ${describe(message)} within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
-      const pending: Pending = { resolve, reject, timer, oneway, timeoutMs, message, streams, frames };
+      const pending = new Pending(id, resolve, reject, timer, oneway, timeoutMs, message, streams, frames, this.#sent);
       this.#pending.set(id, pending);
-      if (this.#socket.connected) this.#send(id, pending);
+      if (this.#socket.connected) this.#send(pending);
     });
   }
 
@@ -189,20 +198,21 @@ export class Channel {
     } while (true);
   }
 
-  #send(id: number, pending: Pending): void {
+  #send(pending: Pending): void {
     const frames = pending.frames!;
     pending.frames = undefined;
     this.#lastSent = Date.now();
-    this.#socket.send(frames).then(
-      () => {
-        if (pending.oneway) this.#settle(id, undefined);
-      },
-      (error: unknown) => this.#fail(id, error instanceof Error ? error : new ConnectionClosedError(String(error))),
-    );
+    this.#socket.send(frames, pending);
   }
 
+  /** A call's frames left (a oneway call is then done), or could not. */
+  readonly #sent = (pending: Pending, error: Error | undefined): void => {
+    if (error) this.#fail(pending.id, error);
+    else if (pending.oneway) this.#settle(pending.id, undefined);
+  };
+
   #flushWaiting(): void {
-    for (const [id, pending] of this.#pending) if (pending.frames) this.#send(id, pending);
+    for (const pending of this.#pending.values()) if (pending.frames) this.#send(pending);
   }
 
   #connectionLost(): void {
@@ -221,13 +231,13 @@ export class Channel {
 
   /** Flow control and the like: sent only while connected (the daemon forgets a lost connection's state), never answered. */
   #sendControl(message: ControlMessage): void {
-    if (this.#socket.connected) this.#socket.send(encodeMessage(message)).catch(() => {});
+    if (this.#socket.connected) this.#socket.send(encodeMessage(message));
   }
 
   #sendHeartbeat(): void {
     if (!this.#socket.connected || Date.now() - this.#lastSent < this.#options.heartbeatInterval / 2) return;
     this.#lastSent = Date.now();
-    this.#socket.send(encodeMessage({ kind: "heartbeat", id: 0 })).catch(() => {});
+    this.#socket.send(encodeMessage({ kind: "heartbeat", id: 0 }));
   }
 
   #receive(frames: Buffer[]): void {

@@ -5,7 +5,7 @@ import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
-import type { ClientTransport, ClientTransportEvents } from "./transport.js";
+import type { ClientTransport, ClientTransportEvents, SendReceipt } from "./transport.js";
 
 const DRAIN_TIMEOUT_MS = 1000;
 /** How long a closing connection lets its last messages leave. */
@@ -107,10 +107,10 @@ export class ClientSocket implements ClientTransport {
     return this.#connected;
   }
 
-  /** Resolves once ZeroMQ has taken the message. */
-  send(frames: OutFrame[]): Promise<void> {
-    if (this.#dealer.closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
-    return this.#queue.send(frames);
+  /** `receipt` is told once ZeroMQ has taken the message. */
+  send(frames: OutFrame[], receipt?: SendReceipt): void {
+    if (this.#dealer.closed) receipt?.sent(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
+    else this.#queue.send(frames, receipt);
   }
 
   /**

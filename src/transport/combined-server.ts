@@ -1,5 +1,5 @@
 import type { OutFrame } from "../protocol/frames.js";
-import type { ServerMessageHandler, ServerTransport } from "./transport.js";
+import type { SendReceipt, ServerMessageHandler, ServerTransport } from "./transport.js";
 
 /**
  * Several transports serving one daemon (ZeroMQ and TCP on two ports). A peer's identity is
@@ -34,11 +34,9 @@ export class CombinedServer implements ServerTransport {
     });
   }
 
-  send(peer: Uint8Array, frames: OutFrame[]): Promise<void> {
-    const transport = this.#transports[peer[0] ?? -1];
-    // An identity this server never handed out: nobody to send to.
-    if (!transport) return Promise.resolve();
-    return transport.send(peer.subarray(1), frames);
+  send(peer: Uint8Array, frames: OutFrame[], receipt?: SendReceipt): void {
+    // An identity this server never handed out: nobody to send to, as to a peer that is gone.
+    this.#transports[peer[0] ?? -1]?.send(peer.subarray(1), frames, receipt);
   }
 
   async close(): Promise<void> {

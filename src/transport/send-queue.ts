@@ -1,4 +1,5 @@
 import type { OutFrame } from "../protocol/frames.js";
+import type { SendReceipt } from "./transport.js";
 
 /** What a zeromq.js socket offers for sending: one pending send at a time. */
 export interface FrameWriter {
@@ -30,19 +31,21 @@ function roughSize(frames: readonly OutFrame[]): number {
 
 interface Queued {
   readonly frames: OutFrame[];
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  readonly receipt: SendReceipt | undefined;
 }
 
 /**
  * Serialises sends on one socket: zeromq.js rejects a second send while one is pending (EBUSY).
- * When nothing is in flight the message goes straight to the socket, without queueing.
+ * When nothing is in flight the message goes straight to the socket, in the caller's tick.
+ * Each send tells its receipt; one promise per native send, none per message.
  */
 export class SendQueue {
   readonly #writer: FrameWriter;
   readonly #batcher: Batcher | undefined;
   #queue: Queued[] = [];
   #head = 0;
+  /** The messages the native send in progress carries. */
+  #inFlight: Queued[] = [];
   #busy = false;
   #idle: (() => void)[] = [];
 
@@ -51,36 +54,10 @@ export class SendQueue {
     this.#batcher = batcher;
   }
 
-  /** Resolves once the socket has taken the message. */
-  send(frames: OutFrame[]): Promise<void> {
-    if (!this.#busy) {
-      // Fast path: nothing in flight, hand the message straight to the socket.
-      this.#busy = true;
-      let sent: Promise<void>;
-      try {
-        sent = this.#writer.send(frames);
-      } catch (error) {
-        this.#next();
-        return Promise.reject(error);
-      }
-      sent.then(this.#next, this.#next);
-      return sent;
-    }
-    return new Promise((resolve, reject) => this.#queue.push({ frames, resolve, reject }));
-  }
-
-  readonly #next = (): void => {
-    if (this.#head < this.#queue.length) void this.#pump();
-    else this.#idleNow();
-  };
-
-  #idleNow(): void {
-    this.#queue = [];
-    this.#head = 0;
-    this.#busy = false;
-    const idle = this.#idle;
-    this.#idle = [];
-    for (const resolve of idle) resolve();
+  /** Queues a message; `receipt` is told once the socket has taken it, or why it could not. */
+  send(frames: OutFrame[], receipt?: SendReceipt): void {
+    this.#queue.push({ frames, receipt });
+    if (!this.#busy) this.#pump();
   }
 
   get length(): number {
@@ -93,29 +70,49 @@ export class SendQueue {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Rejects every message not yet handed to the socket. */
-  clear(error: unknown): void {
+  /** Fails every message not yet handed to the socket. */
+  clear(error: Error): void {
     const dropped = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    for (const q of dropped) q.reject(error);
+    for (const q of dropped) q.receipt?.sent(error);
   }
 
-  async #pump(): Promise<void> {
-    while (this.#head < this.#queue.length) {
-      const group = this.#takeGroup();
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
-      }
-      try {
-        await this.#writer.send(group.length === 1 ? group[0]!.frames : this.#batcher!.combine(group.map((q) => q.frames)));
-        for (const q of group) q.resolve();
-      } catch (error) {
-        for (const q of group) q.reject(error);
-      }
+  #pump(): void {
+    this.#busy = true;
+    const group = this.#takeGroup();
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
     }
-    this.#idleNow();
+    this.#inFlight = group;
+    let sending: Promise<void>;
+    try {
+      sending = this.#writer.send(group.length === 1 ? group[0]!.frames : this.#batcher!.combine(group.map((q) => q.frames)));
+    } catch (error) {
+      sending = Promise.reject(error);
+    }
+    sending.then(this.#sent, this.#failed);
+  }
+
+  readonly #sent = (): void => this.#settle(undefined);
+
+  readonly #failed = (error: unknown): void => this.#settle(error instanceof Error ? error : new Error(String(error)));
+
+  #settle(error: Error | undefined): void {
+    const group = this.#inFlight;
+    this.#inFlight = [];
+    for (const q of group) q.receipt?.sent(error);
+    if (this.#head < this.#queue.length) {
+      this.#pump();
+      return;
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#busy = false;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
   }
 
   /** The next queued message, with the small ones behind it that can share its send. */

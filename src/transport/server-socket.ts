@@ -6,7 +6,7 @@ import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { zapHandler, type AuthorizedKeys, type CurveKeyPair } from "./curve.js";
 import { endpointReleased } from "./endpoint-release.js";
 import { SendQueue } from "./send-queue.js";
-import type { ServerMessageHandler, ServerTransport } from "./transport.js";
+import type { SendReceipt, ServerMessageHandler, ServerTransport } from "./transport.js";
 import { commonSocketOptions } from "./socket-options.js";
 
 const CLOSE_LINGER_MS = 1000;
@@ -82,9 +82,9 @@ export class ServerSocket implements ServerTransport {
     })();
   }
 
-  /** Queues a message to `peer`; resolves once ZeroMQ has taken it. */
-  send(peer: Uint8Array, frames: OutFrame[]): Promise<void> {
-    return this.#queue.send([peer, ...frames]);
+  /** Queues a message to `peer`; `receipt` is told once ZeroMQ has taken it. */
+  send(peer: Uint8Array, frames: OutFrame[], receipt?: SendReceipt): void {
+    this.#queue.send([peer, ...frames], receipt);
   }
 
   /** Flushes queued replies, then closes the socket and ends the receive loop. */

@@ -11,6 +11,15 @@ export type TransportKind = "zmq" | "tcp";
 
 export const TRANSPORT_KINDS: readonly TransportKind[] = ["zmq", "tcp"];
 
+/**
+ * Told once a message was handed to the socket (`error` undefined) or could not be (the
+ * connection is closed or down). An object rather than a promise: a call already has one
+ * (its pending entry), so sending allocates nothing more.
+ */
+export interface SendReceipt {
+  sent(error: Error | undefined): void;
+}
+
 /** Receives one message: the peer's identity (stable for the connection) and the frames after it. */
 export type ServerMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
 
@@ -22,8 +31,8 @@ export interface ServerTransport {
   readonly ready: Promise<void>;
   /** Starts delivering messages (`handler` must not throw); `onDisconnect`, when the transport can tell, names a peer whose connection ended. */
   start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void;
-  /** Sends to one peer; to a peer that is gone the message is dropped. */
-  send(peer: Uint8Array, frames: OutFrame[]): Promise<void>;
+  /** Sends to one peer; to a peer that is gone the message is dropped (no error). */
+  send(peer: Uint8Array, frames: OutFrame[], receipt?: SendReceipt): void;
   /** Lets the last messages leave (bounded), then closes; resolves once the endpoint can be bound again. */
   close(): Promise<void>;
 }
@@ -31,7 +40,7 @@ export interface ServerTransport {
 /** A proxy's side: one connection to one daemon, re-established after a loss. */
 export interface ClientTransport {
   readonly connected: boolean;
-  send(frames: OutFrame[]): Promise<void>;
+  send(frames: OutFrame[], receipt?: SendReceipt): void;
   close(): Promise<void>;
 }
 

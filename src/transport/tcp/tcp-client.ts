@@ -6,7 +6,7 @@ import type { OutFrame } from "./frame-codec.js";
 import type { ResolvedTransportOptions } from "../options.js";
 import { connectOptions, parseTcpEndpoint, type TcpEndpoint } from "./tcp-endpoint.js";
 import { TcpConnection } from "./tcp-connection.js";
-import type { ClientTransport, ClientTransportEvents } from "../transport.js";
+import type { ClientTransport, ClientTransportEvents, SendReceipt } from "../transport.js";
 
 /** TLS for a proxy: the daemon's fingerprint (from its URI), and this client's identity when the daemon admits only some. */
 export interface ClientTls {
@@ -47,10 +47,14 @@ export class TcpClient implements ClientTransport {
     return this.#connection?.open === true;
   }
 
-  send(frames: OutFrame[]): Promise<void> {
-    if (this.#closed || !this.#connection) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is ${this.#closed ? "closed" : "down"}`));
+  /** Written at once (or within the tick): `receipt` is told before this returns. */
+  send(frames: OutFrame[], receipt?: SendReceipt): void {
+    if (this.#closed || !this.#connection) {
+      receipt?.sent(new ConnectionClosedError(`connection to ${this.endpoint} is ${this.#closed ? "closed" : "down"}`));
+      return;
+    }
     this.#connection.send(frames);
-    return Promise.resolve();
+    receipt?.sent(undefined);
   }
 
   /** Closes; what was written still leaves (the kernel sends it). */

@@ -94,9 +94,8 @@ export class TcpServer implements ServerTransport {
   }
 
   /** Sends a message to `peer`; a peer that is gone is no error (the message is dropped). */
-  send(peer: Uint8Array, frames: OutFrame[]): Promise<void> {
+  send(peer: Uint8Array, frames: OutFrame[]): void {
     if (peer.length === 5) this.#connections.get(((peer[1]! << 24) | (peer[2]! << 16) | (peer[3]! << 8) | peer[4]!) >>> 0)?.send(frames);
-    return Promise.resolve();
   }
 
   /** Stops accepting, lets what was written leave (bounded), then closes every connection. */
