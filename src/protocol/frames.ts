@@ -55,7 +55,8 @@ function valueJson(value: SerializedValue): string {
 
 function withPayload(kind: MessageKind, id: number, flags: number, prefix: string, payload: Payload): OutFrame[] {
   const body = `[${prefix}${valueJson(payload.value)}]`;
-  return [header(kind, id, flags, payload.attachments.length), body, ...payload.attachments];
+  const h = header(kind, id, flags, payload.attachments.length);
+  return payload.attachments.length === 0 ? [h, body] : [h, body, ...payload.attachments];
 }
 
 /** Flag and body prefix of a request's lock token: nothing when it carries none. */
@@ -63,19 +64,33 @@ function lockFlag(lock: string | undefined): number {
   return lock === undefined ? 0 : FLAG_LOCK;
 }
 
-function lockPrefix(lock: string | undefined): string {
-  return lock === undefined ? "" : `${JSON.stringify(lock)},`;
+// A proxy calls the same member again and again: the JSON of the last request's target (lock
+// token, object, member) is kept, as the last value above.
+let lastLock: string | undefined;
+let lastObject = "";
+let lastMember = "";
+let lastTarget = `"",""`;
+
+/** The body's items before a request's value: its lock token when it carries one, object and member. */
+function target(lock: string | undefined, object: string, member: string): string {
+  if (lock !== lastLock || object !== lastObject || member !== lastMember) {
+    lastTarget = `${lock === undefined ? "" : `${JSON.stringify(lock)},`}${JSON.stringify(object)},${JSON.stringify(member)}`;
+    lastLock = lock;
+    lastObject = object;
+    lastMember = member;
+  }
+  return lastTarget;
 }
 
 /** Encodes a message into the frames a DEALER sends (or a ROUTER sends after the routing id). */
 export function encodeMessage(message: Message): OutFrame[] {
   switch (message.kind) {
     case "call":
-      return withPayload("call", message.id, (message.oneway ? FLAG_ONEWAY : 0) | lockFlag(message.lock), `${lockPrefix(message.lock)}${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.args);
+      return withPayload("call", message.id, (message.oneway ? FLAG_ONEWAY : 0) | lockFlag(message.lock), `${target(message.lock, message.object, message.member)},`, message.args);
     case "get":
-      return [header("get", message.id, lockFlag(message.lock), 0), `[${lockPrefix(message.lock)}${JSON.stringify(message.object)},${JSON.stringify(message.member)}]`];
+      return [header("get", message.id, lockFlag(message.lock), 0), `[${target(message.lock, message.object, message.member)}]`];
     case "set":
-      return withPayload("set", message.id, lockFlag(message.lock), `${lockPrefix(message.lock)}${JSON.stringify(message.object)},${JSON.stringify(message.member)},`, message.value);
+      return withPayload("set", message.id, lockFlag(message.lock), `${target(message.lock, message.object, message.member)},`, message.value);
     case "result":
     case "error":
       return withPayload(message.kind, message.id, 0, "", message.value);
