@@ -22,6 +22,21 @@ export class ByteQueue {
     this.length += chunk.length;
   }
 
+  /** The chunk the next unconsumed byte lies in (empty when none): decoders read a whole message there in place. */
+  get head(): Buffer {
+    return this.#chunks[this.#first] ?? EMPTY;
+  }
+
+  /** Where in `head` the next unconsumed byte is. */
+  get headOffset(): number {
+    return this.#offset;
+  }
+
+  /** Consumes `n` bytes lying in `head` (n ≤ head.length - headOffset). */
+  skip(n: number): void {
+    this.#consume(n);
+  }
+
   /** Forgets everything held. */
   clear(): void {
     this.#chunks = [];

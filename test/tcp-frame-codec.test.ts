@@ -68,10 +68,12 @@ describe("TCP frame codec", () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MiB);
   });
 
-  it("counts every frame of a message against the limit", () => {
+  it("counts every frame of a message against the limit, whether it comes in pieces or whole in one chunk", () => {
     const bytes = stream([[Buffer.alloc(600), Buffer.alloc(600)]]);
-    expect(() => decodeInChunks(bytes, () => 100, 1000)).toThrow(MessageTooLargeError);
-    expect(decodeInChunks(bytes, () => 100, 1200)).toHaveLength(1);
+    for (const next of [() => 100, () => bytes.length]) {
+      expect(() => decodeInChunks(bytes, next, 1000)).toThrow(MessageTooLargeError);
+      expect(decodeInChunks(bytes, next, 1200)).toHaveLength(1);
+    }
   });
 
   it("refuses a message claiming more frames than allowed", () => {

@@ -80,17 +80,17 @@ export class TcpConnection {
       if (this.#end > SLAB_BYTES / 2) this.#freshSlab();
       end = encodeInto(frames, this.#slab, this.#end);
     }
-    if (end < 0) {
-      // Large binary frames go by reference, never copied.
-      for (const buffer of encodeFrames(frames)) this.#socket.write(buffer);
-    } else {
+    if (end >= 0) {
       this.#end = end;
       if (end - this.#start >= FLUSH_BYTES) this.#flush();
       else if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         process.nextTick(this.#flushSoon);
       }
+      return;
     }
+    // Large binary frames go by reference, never copied.
+    for (const buffer of encodeFrames(frames)) this.#socket.write(buffer);
     this.#lastSent = Date.now();
   }
 
@@ -104,6 +104,7 @@ export class TcpConnection {
   #flush(): void {
     if (this.#end === this.#start || this.#closed) return;
     this.#socket.write(this.#slab.subarray(this.#start, this.#end));
+    this.#lastSent = Date.now();
     this.#start = this.#end;
     if (SLAB_BYTES - this.#end < FLUSH_BYTES) this.#freshSlab();
   }
@@ -133,10 +134,8 @@ export class TcpConnection {
       this.#lastMessage = Date.now();
       this.#events.onOpen();
     }
-    for (const frames of messages) {
-      this.#lastMessage = Date.now();
-      if (frames.length > 0 && !this.#closed) this.#events.onMessage(frames);
-    }
+    if (messages.length > 0) this.#lastMessage = Date.now();
+    for (const frames of messages) if (frames.length > 0 && !this.#closed) this.#events.onMessage(frames);
   }
 
   #check(): void {
