@@ -4,10 +4,10 @@ import { DaemonError, LimitExceededError, MessageTooLargeError, UnknownMemberErr
 import { isSignal, Signal } from "../signal.js";
 import { decodeMessage, encodeMessage, isBatch, messageSize, peekCorrelationId, peekOneway, splitBatch } from "../protocol/frames.js";
 import type { CallMessage, GetMessage, SetMessage, SubscribeMessage, UnsubscribeMessage } from "../protocol/message.js";
-import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from "../transport/options.js";
+import { HIGH_WATER_MARK, positiveInteger, resolveTransportOptions, type ResolvedTransportOptions } from "../transport/options.js";
 import type { ServerTransport, TransportKind } from "../transport/transport.js";
 import type { Location } from "../uri.js";
-import { Listeners, type ListenOptions } from "./listeners.js";
+import { Listeners } from "./listeners.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
 import { DAEMON_OBJECT_ID, DaemonObject } from "./daemon-object.js";
 import { dispatch, type Request } from "./dispatch.js";
@@ -23,6 +23,9 @@ import { Outbound } from "./outbound.js";
 import { CallsInProgress } from "./calls-in-progress.js";
 import { FrontConnections } from "./front-connections.js";
 import { DaemonObjectHost, type ObjectHost } from "./object-host.js";
+import type { DaemonOptions } from "./daemon-options.js";
+
+export type { DaemonOptions };
 
 /** How an object is registered in the daemon. Names in the nameserver belong to the naming layer's Daemon. */
 export interface RegisterOptions {
@@ -39,43 +42,6 @@ export function newObjectId(): string {
 }
 
 type ObjectRequest = CallMessage | GetMessage | SetMessage | SubscribeMessage | UnsubscribeMessage;
-
-/** Everything a daemon can be told; where and how it listens is in ListenOptions. */
-export interface DaemonOptions extends TransportOptions, ListenOptions {
-  /**
-   * How long close() waits for calls in progress, in ms (then they are answered with a
-   * DaemonError), and again for session/single instances to be disposed. Default 10000.
-   */
-  readonly closeTimeout?: number;
-  /** Unacknowledged signal events per connection before further events queue. Default 1000. */
-  readonly eventWindow?: number;
-  /** Events queued per connection before the oldest are dropped (and counted). Default 10000. */
-  readonly maxQueuedEvents?: number;
-  /** Calls one connection may have in progress (methods still running); more are refused. Default 10000. */
-  readonly maxCallsPerConnection?: number;
-  /** Client connections served at once; a new one beyond this is refused. Default 10000. */
-  readonly maxConnections?: number;
-  /** Signal subscriptions one connection may hold. Default 1000. */
-  readonly maxSubscriptionsPerConnection?: number;
-  /**
-   * Bytes sent to one connection and not yet confirmed received by its client, at most (one
-   * message may always go while less than 4 MiB are unconfirmed). Past it, events and
-   * stream items wait (events beyond maxQueuedEvents are dropped and counted), and a reply
-   * becomes a LimitExceededError. Default 64 MiB, at most 1 GiB.
-   */
-  readonly maxOutgoingBytes?: number;
-  /** Streams (methods returning generators or async iterables) one connection may have open. Default 100. */
-  readonly maxStreamsPerConnection?: number;
-  /** Items of one stream sent and not yet consumed by the client, at most. Default 1024. */
-  readonly streamWindow?: number;
-  /** Bytes of one stream's items sent and not yet consumed, at most (one item always may be). Default 32 MiB. */
-  readonly streamWindowBytes?: number;
-  /**
-   * Where the daemon reports what it cannot send back (failed oneway calls, an instance whose
-   * dispose threw). Default: process warnings. Replies a closing daemon can no longer send are not reported.
-   */
-  readonly onError?: (error: unknown, context: string) => void;
-}
 
 const defaultOnError = (error: unknown, context: string): void => {
   process.emitWarning(`${context}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, "PyroDaemonWarning");
@@ -124,6 +90,9 @@ export class Daemon {
   /** Connections and streams of protocol fronts (objectHost()), counted and stopped with the daemon's own. */
   readonly #fronts = new FrontConnections();
   #state: DaemonState = "created";
+  /** Messages come in runs from one connection: the id string of the last one's peer is kept. */
+  #lastPeer: Buffer | undefined;
+  #lastPeerId = "";
 
   constructor(options: DaemonOptions = {}) {
     this.#options = resolveTransportOptions(options);
@@ -299,7 +268,11 @@ export class Daemon {
   }
 
   #receive(peer: Buffer, frames: Buffer[]): void {
-    const peerId = peer.toString("latin1");
+    if (peer !== this.#lastPeer) {
+      this.#lastPeer = peer;
+      this.#lastPeerId = peer.toString("latin1");
+    }
+    const peerId = this.#lastPeerId;
     if (!this.#peers.has(peerId) && this.#peers.size + this.#fronts.size >= this.#maxConnections) {
       // Not tracked, so it holds nothing here; it may try again when others have gone.
       if (!peekOneway(frames)) this.#out.error(peer, undefined, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));
