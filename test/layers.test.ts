@@ -65,10 +65,10 @@ describe("layers", () => {
     expect(offending).toEqual([]);
   });
 
-  it("importing pyro-ts does not load etcd3 (with @grpc and protobufjs): only etcd storage does", () => {
+  it("importing pyro-ts does not load etcd3 (with @grpc and protobufjs) nor better-sqlite3: only etcd or sqlite storage does", () => {
     const index = join(src, "..", "dist", "src", "index.js");
     const script = `await import(${JSON.stringify(index)}); const { createRequire } = await import("node:module");
-      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /node_modules[\\/](etcd3|@grpc)[\\/]/.test(path));
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /node_modules[\\/](etcd3|@grpc|better-sqlite3)[\\/]/.test(path));
       console.log(loaded.length);`;
     expect(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 }).trim()).toBe("0");
   });

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { createRequire } from "node:module";
 import { NamingError } from "../../errors.js";
 import type { NameQuery, LocalNameStorage, Registration } from "./name-storage.js";
 
@@ -11,6 +12,14 @@ interface Row {
 const SELECT = `SELECT r.name, r.uri,
   (SELECT json_group_array(tag) FROM (SELECT tag FROM tags t WHERE t.name = r.name ORDER BY tag)) AS tags
   FROM registrations r`;
+
+// The native module is loaded when a store is opened: a process that keeps its names
+// elsewhere (memory, etcd) never loads it.
+let loaded: typeof Database | undefined;
+function sqlite(): typeof Database {
+  loaded ??= createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+  return loaded;
+}
 
 /**
  * Registrations in an SQLite file (better-sqlite3, WAL journal). Names are the primary
@@ -33,7 +42,7 @@ export class SqliteStore implements LocalNameStorage {
 
   constructor(path: string) {
     try {
-      this.#db = new Database(path);
+      this.#db = new (sqlite())(path);
       this.#db.pragma("journal_mode = WAL");
       this.#db.pragma("synchronous = NORMAL");
       this.#db.pragma("foreign_keys = ON");
