@@ -10,6 +10,7 @@ import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
 import { RemoteStream } from "./remote-stream.js";
 import { ReceiptReporter } from "./receipt-reporter.js";
+import { PendingTable } from "./pending-table.js";
 
 type ControlMessage = Extract<RequestMessage, { kind: "heartbeat" | "ack" | "credit" | "cancel" | "received" }>;
 type Outgoing = Exclude<RequestMessage, ControlMessage>;
@@ -52,7 +53,7 @@ export class Channel {
   readonly endpoint: string;
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ClientTransport;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new PendingTable<Pending>();
   /** Streams open on this connection, by the id of the call that opened each. */
   readonly #streams = new Map<number, RemoteStream>();
   readonly #heartbeat: NodeJS.Timeout;
@@ -97,12 +98,12 @@ export class Channel {
         // timeout. (Once connected, calls wait for the reconnection within their timeouts.)
         if (this.#everConnected) return;
         const error = new ConnectionClosedError(`cannot connect to ${this.endpoint}: nothing answers there`);
-        for (const [id, pending] of this.#pending) if (pending.frames) this.#fail(id, error);
+        for (const [id, pending] of this.#pending.entries()) if (pending.frames) this.#fail(id, error);
       },
       onSecurityError: (error) => {
         // Every call would wait for a handshake that keeps failing: fail them now, and new ones at once.
         this.#securityError = error;
-        for (const id of [...this.#pending.keys()]) this.#fail(id, error);
+        for (const [id] of this.#pending.entries()) this.#fail(id, error);
       },
     }, encodeBatch, security);
     // Tells the daemon this connection is alive while idle (it drops silent peers' sessions).
@@ -184,7 +185,7 @@ export class Channel {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     const closed = new ConnectionClosedError(`connection to ${this.endpoint} was closed`);
-    for (const id of [...this.#pending.keys()]) this.#fail(id, closed);
+    for (const [id] of this.#pending.entries()) this.#fail(id, closed);
     this.#failStreams(closed);
     await this.#socket.close();
   }
@@ -212,11 +213,11 @@ export class Channel {
   };
 
   #flushWaiting(): void {
-    for (const pending of this.#pending.values()) if (pending.frames) this.#send(pending);
+    for (const [, pending] of this.#pending.entries()) if (pending.frames) this.#send(pending);
   }
 
   #connectionLost(): void {
-    for (const [id, pending] of this.#pending) {
+    for (const [id, pending] of this.#pending.entries()) {
       if (!pending.frames) this.#fail(id, new ConnectionClosedError(`connection to ${this.endpoint} was lost while ${pending.oneway ? "sending" : "waiting for a reply"}`));
     }
     this.#failStreams(new ConnectionClosedError(`connection to ${this.endpoint} was lost during the stream`));
