@@ -8,7 +8,7 @@ describe("PendingTable (a channel's calls waiting for replies)", () => {
       table.set(id, `call ${id}`);
       if (id > 100) expect(table.delete(id - 100)).toBe(true);
     }
-    expect(table.size).toBe(100);
+    expect(table.entries()).toHaveLength(100);
     expect(table.get(2901)).toBe("call 2901");
     expect(table.has(2900)).toBe(false);
     expect(table.get(2900)).toBeUndefined();
@@ -26,12 +26,12 @@ describe("PendingTable (a channel's calls waiting for replies)", () => {
     table.set(5 + 1024 * 5, "same slot");
     expect(table.get(5)).toBe("long");
     expect(table.get(5 + 1024 * 5)).toBe("same slot");
-    expect(table.size).toBe(2);
+    expect(table.entries()).toHaveLength(2);
     expect(table.entries()).toEqual([[5, "long"], [5125, "same slot"]]);
     expect(table.delete(5)).toBe(true);
     expect(table.get(5)).toBeUndefined();
     expect(table.get(5125)).toBe("same slot");
-    expect(table.size).toBe(1);
+    expect(table.entries()).toHaveLength(1);
   });
 
   it("takes ids up to 2^32 - 1, as correlation ids go before they wrap around", () => {
@@ -41,7 +41,6 @@ describe("PendingTable (a channel's calls waiting for replies)", () => {
     for (const id of ids) expect(table.get(id)).toBe(id);
     expect(table.entries().map(([id]) => id)).toEqual([1, 2, 0xffff_fffe, 0xffff_ffff]);
     for (const id of ids) expect(table.delete(id)).toBe(true);
-    expect(table.size).toBe(0);
     expect(table.entries()).toEqual([]);
   });
 });

@@ -19,11 +19,6 @@ export class PendingTable<T> {
   readonly #ids = new Float64Array(RING_SLOTS).fill(-1);
   readonly #slots: (T | undefined)[] = new Array<T | undefined>(RING_SLOTS).fill(undefined);
   readonly #long = new Map<number, T>();
-  #size = 0;
-
-  get size(): number {
-    return this.#size;
-  }
 
   get(id: number): T | undefined {
     const slot = id & MASK;
@@ -41,7 +36,6 @@ export class PendingTable<T> {
     if (occupant !== undefined) this.#long.set(this.#ids[slot]!, occupant);
     this.#ids[slot] = id;
     this.#slots[slot] = value;
-    this.#size++;
   }
 
   delete(id: number): boolean {
@@ -49,11 +43,9 @@ export class PendingTable<T> {
     if (this.#ids[slot] === id && this.#slots[slot] !== undefined) {
       this.#slots[slot] = undefined;
       this.#ids[slot] = -1;
-    } else if (!this.#long.delete(id)) {
-      return false;
+      return true;
     }
-    this.#size--;
-    return true;
+    return this.#long.delete(id);
   }
 
   /** A snapshot of the entries, by ascending id (the order they were made in, unless the ids wrapped around). */

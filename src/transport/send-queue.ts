@@ -60,10 +60,6 @@ export class SendQueue {
     if (!this.#busy) this.#pump();
   }
 
-  get length(): number {
-    return this.#queue.length - this.#head;
-  }
-
   /** Resolves when every queued message has been handed to the socket (or failed). */
   drained(): Promise<void> {
     if (!this.#busy) return Promise.resolve();
