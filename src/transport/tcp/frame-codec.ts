@@ -186,19 +186,14 @@ export class FrameDecoder {
     if (chunk.length - start < U32) return undefined;
     const count = chunk.readUInt32BE(start);
     if (count === 0 || count > WHOLE_MESSAGE_FRAMES) return undefined;
+    const frames: Buffer[] = [];
     let at = start + U32;
     let size = 0;
     for (let i = 0; i < count; i++) {
       if (chunk.length - at < U32) return undefined;
       const length = chunk.readUInt32BE(at);
       size += length;
-      at += U32 + length;
-      if (at > chunk.length || size > this.#maxMessageSize) return undefined;
-    }
-    const frames: Buffer[] = [];
-    at = start + U32;
-    for (let i = 0; i < count; i++) {
-      const length = chunk.readUInt32BE(at);
+      if (at + U32 + length > chunk.length || size > this.#maxMessageSize) return undefined;
       frames.push(chunk.subarray(at + U32, at + U32 + length));
       at += U32 + length;
     }
