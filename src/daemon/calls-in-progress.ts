@@ -1,20 +1,38 @@
+/** A connection's count of running calls stays when it falls to 0 until this many connections are counted. */
+const PRUNE_MIN = 64;
+
 /** A request still running whose caller waits for a reply; answered exactly once. */
-export interface Unanswered {
-  readonly peer: Buffer;
-  readonly peerId: string;
-  readonly id: number;
-  /** How a call of a protocol front (no peer of the daemon's own) learns that close() gave up on it. */
-  readonly answer?: (error: unknown) => void;
+export class Unanswered {
+  /** Links in the list of calls still waiting; `waiting` false once settled or abandoned. */
+  prev: Unanswered | undefined;
+  next: Unanswered | undefined;
+  waiting = false;
+
+  /** `answer`: how a call of a protocol front (no peer of the daemon's own) learns that close() gave up on it. */
+  constructor(
+    readonly peer: Buffer,
+    readonly peerId: string,
+    readonly id: number,
+    readonly answer?: (error: unknown) => void,
+  ) {}
 }
 
 /**
  * The calls a daemon is running (methods whose promises have not settled), per connection,
  * for the per-connection limit, for close() to wait for, and to answer those close() gives up on.
+ *
+ * No Set of calls and no Map entry deleted whenever a count falls to 0: a hash table whose
+ * entries come and go is rehashed into new tables again and again, and V8 links each table to
+ * the next, so one promoted table kept all later ones and their calls alive through scavenges
+ * (see src/proxy/pending-table.ts). The waiting calls are a linked list; counts at 0 are
+ * pruned only when many connections have been counted.
  */
 export class CallsInProgress {
   #total = 0;
   readonly #byPeer = new Map<string, number>();
-  readonly #unanswered = new Set<Unanswered>();
+  #pruneAt = PRUNE_MIN;
+  #first: Unanswered | undefined;
+  #last: Unanswered | undefined;
   #whenIdle: (() => void) | undefined;
 
   /** Calls running for one connection. */
@@ -25,18 +43,21 @@ export class CallsInProgress {
   begin(peerId: string, call: Unanswered | undefined): void {
     this.#total++;
     this.#byPeer.set(peerId, this.of(peerId) + 1);
-    if (call) this.#unanswered.add(call);
+    if (call) this.#link(call);
   }
 
   /** Whether `call` is still to be answered by its method's outcome (false: close() answered it). */
   settle(call: Unanswered | undefined): boolean {
-    return !call || this.#unanswered.delete(call);
+    if (!call) return true;
+    if (!call.waiting) return false;
+    this.#unlink(call);
+    return true;
   }
 
   end(peerId: string): void {
     const left = this.of(peerId) - 1;
-    if (left === 0) this.#byPeer.delete(peerId);
-    else this.#byPeer.set(peerId, left);
+    this.#byPeer.set(peerId, left);
+    if (left === 0 && this.#byPeer.size > this.#pruneAt) this.#prune();
     if (--this.#total === 0) this.#whenIdle?.();
   }
 
@@ -53,8 +74,34 @@ export class CallsInProgress {
 
   /** The calls still waiting for a reply, which their methods' outcomes will no longer give. */
   abandon(): Unanswered[] {
-    const calls = [...this.#unanswered];
-    this.#unanswered.clear();
+    const calls: Unanswered[] = [];
+    while (this.#first) {
+      calls.push(this.#first);
+      this.#unlink(this.#first);
+    }
     return calls;
+  }
+
+  #link(call: Unanswered): void {
+    call.waiting = true;
+    call.prev = this.#last;
+    if (this.#last) this.#last.next = call;
+    else this.#first = call;
+    this.#last = call;
+  }
+
+  #unlink(call: Unanswered): void {
+    call.waiting = false;
+    if (call.prev) call.prev.next = call.next;
+    else this.#first = call.next;
+    if (call.next) call.next.prev = call.prev;
+    else this.#last = call.prev;
+    call.prev = call.next = undefined;
+  }
+
+  /** Forgets the connections with no call running; the next prune waits until twice as many remain. */
+  #prune(): void {
+    for (const [peerId, running] of this.#byPeer) if (running === 0) this.#byPeer.delete(peerId);
+    this.#pruneAt = Math.max(PRUNE_MIN, 2 * this.#byPeer.size);
   }
 }

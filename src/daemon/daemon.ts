@@ -20,7 +20,7 @@ import { resultFrames } from "./reply-frames.js";
 import { isStreamable } from "./outgoing-stream.js";
 import { StreamResult, StreamTable } from "./stream-table.js";
 import { Outbound } from "./outbound.js";
-import { CallsInProgress } from "./calls-in-progress.js";
+import { CallsInProgress, Unanswered } from "./calls-in-progress.js";
 import { FrontConnections } from "./front-connections.js";
 import { DaemonObjectHost, type ObjectHost } from "./object-host.js";
 import type { DaemonOptions } from "./daemon-options.js";
@@ -365,21 +365,26 @@ export class Daemon {
       this.#answer(peer, peerId, message, result);
       return;
     }
-    const call = oneway ? undefined : { peer, peerId, id: message.id };
+    const call = oneway ? undefined : new Unanswered(peer, peerId, message.id);
     this.#calls.begin(peerId, call);
-    Promise.resolve(result)
-      .then(
-        (value) => {
-          // Not to be settled any more: close() has answered it already.
-          if (this.#calls.settle(call)) this.#answer(peer, peerId, message, value);
-          else if (value instanceof StreamResult) value.discard(new DaemonError("the daemon was closed"));
-        },
-        (error: unknown) => {
-          if (this.#calls.settle(call)) this.#failed(peer, peerId, message, error);
-        },
-      )
-      .catch((error: unknown) => this.#onError(error, `answering ${message.kind} ${message.object} failed`))
-      .finally(() => this.#calls.end(peerId));
+    Promise.resolve(result).then(
+      (value: unknown) => this.#settled(peer, peerId, message, call, false, value),
+      (error: unknown) => this.#settled(peer, peerId, message, call, true, error),
+    );
+  }
+
+  /** Answers a call whose method's promise settled, unless close() has answered it already. */
+  #settled(peer: Buffer, peerId: string, message: ObjectRequest, call: Unanswered | undefined, failed: boolean, outcome: unknown): void {
+    try {
+      if (!this.#calls.settle(call)) {
+        if (!failed && outcome instanceof StreamResult) outcome.discard(new DaemonError("the daemon was closed"));
+      } else if (failed) this.#failed(peer, peerId, message, outcome);
+      else this.#answer(peer, peerId, message, outcome);
+    } catch (error) {
+      this.#onError(error, `answering ${message.kind} ${message.object} failed`);
+    } finally {
+      this.#calls.end(peerId);
+    }
   }
 
   #failed(peer: Buffer, peerId: string, message: ObjectRequest, error: unknown): void {

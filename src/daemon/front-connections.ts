@@ -5,7 +5,7 @@
  */
 import { DaemonError } from "../errors.js";
 import { runInCallContext, type ServedCall } from "./call-context.js";
-import type { CallsInProgress, Unanswered } from "./calls-in-progress.js";
+import { type CallsInProgress, Unanswered } from "./calls-in-progress.js";
 import { iteratorOf } from "./outgoing-stream.js";
 
 /** What a stream of a front needs of its daemon. */
@@ -140,7 +140,7 @@ export class StreamOfFront implements HostedStream {
     const { calls } = this.#internals;
     const peerId = this.#served.peerId;
     return new Promise<IteratorResult<unknown>>((resolve, reject) => {
-      const call: Unanswered = { peer: NO_PEER, peerId, id: 0, answer: reject };
+      const call = new Unanswered(NO_PEER, peerId, 0, reject);
       calls.begin(peerId, call);
       let step: unknown;
       try {

@@ -7,7 +7,7 @@
 import { DaemonError, LimitExceededError } from "../errors.js";
 import type { Signal } from "../signal.js";
 import { runInCallContext, ServedCall } from "./call-context.js";
-import type { CallsInProgress, Unanswered } from "./calls-in-progress.js";
+import { type CallsInProgress, Unanswered } from "./calls-in-progress.js";
 import { dispatch, type Request } from "./dispatch.js";
 import { type HostedStream, NO_PEER, StreamOfFront, stopUnstarted, type FrontConnections } from "./front-connections.js";
 import type { ExposedShape } from "./introspect.js";
@@ -142,7 +142,7 @@ export class DaemonObjectHost implements ObjectHost {
     const served = new ServedCall(peerId, objectId);
     return new Promise<HostedResult>((resolve, reject) => {
       // A oneway call is waited for by close() but answered to nobody.
-      const call: Unanswered | undefined = oneway ? undefined : { peer: NO_PEER, peerId, id: 0, answer: reject };
+      const call: Unanswered | undefined = oneway ? undefined : new Unanswered(NO_PEER, peerId, 0, reject);
       calls.begin(peerId, call);
       let result: unknown;
       try {
