@@ -10,6 +10,11 @@ export class BenchObject {
     return value;
   }
 
+  /** The echo as most device methods are written: async, so the daemon waits for a promise. */
+  async echoAsync<T>(value: T): Promise<T> {
+    return value;
+  }
+
   @oneway
   sink(_value: unknown): void {
     this.#received++;

@@ -273,6 +273,13 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<RpcReport> {
     record("pipelined calls (100 in flight)", "calls/s", pipe.map((r) => r.perSecond), false, { zmq: 0.9, tcp: 0.5 });
     const pyroPipe = pipe[0]!;
 
+    // An async method: the daemon keeps the call among those in progress until its promise settles.
+    for (const [t, target] of [proxy, tcpProxy].entries()) {
+      for (let i = 0; i < sizes.warmup; i++) await target.echoAsync(PAYLOAD);
+      const [sync, async] = await alternating(sizes.rounds, [() => pipelined(sizes.pipelined, 100, () => target.echo(PAYLOAD)), () => pipelined(sizes.pipelined, 100, () => target.echoAsync(PAYLOAD))], (r) => r.perSecond);
+      figures.push(higher(`pipelined calls to an async method${TRANSPORTS[t]!.suffix}`, "calls/s", async!.perSecond, sync!.perSecond, "the same to a synchronous method"));
+    }
+
     // What CURVE costs: the same calls to the same object behind an encrypting daemon.
     const secure = await connect<BenchObject>(pyroServer.info.secureUri);
     try {

@@ -18,7 +18,7 @@ it("npm run bench --quick measures every figure beside its baseline", async () =
     const report = JSON.parse(readFileSync(file, "utf8")) as { quick: boolean; figures: { name: string; pyro: number; baseline: number; ratio: number; baselineName?: string }[]; etcd: { skipped?: string; figures?: { name: string; ratio: number }[] }; pyro5: { skipped?: string } };
     expect(report.quick).toBe(true);
     const names = report.figures.map((f) => f.name);
-    for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "oneway calls", "10 client processes", "signal fan-out to 10", "64 MiB Buffer transfer", "nameserver lookups", "memory per registration (memory store)", "stream of small items", "stream of 1 MiB Buffers (items/s = MiB/s)", "daemon rss under a slow reader (peak)", "daemon Buffers held under a slow reader (after GC)"]) {
+    for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "pipelined calls to an async method", "pipelined calls to an async method over TCP", "oneway calls", "10 client processes", "signal fan-out to 10", "64 MiB Buffer transfer", "nameserver lookups", "memory per registration (memory store)", "stream of small items", "stream of 1 MiB Buffers (items/s = MiB/s)", "daemon rss under a slow reader (peak)", "daemon Buffers held under a slow reader (after GC)"]) {
       expect(names).toContain(expected);
     }
     // Each rpc figure is measured over both transports, each beside its own raw baseline.

@@ -1,3 +1,5 @@
+import { RunningCount } from "./running-count.js";
+
 /** A connection's count of running calls stays when it falls to 0 until this many connections are counted. */
 const PRUNE_MIN = 64;
 
@@ -28,12 +30,11 @@ export class Unanswered {
  * pruned only when many connections have been counted.
  */
 export class CallsInProgress {
-  #total = 0;
+  readonly #total = new RunningCount();
   readonly #byPeer = new Map<string, number>();
   #pruneAt = PRUNE_MIN;
   #first: Unanswered | undefined;
   #last: Unanswered | undefined;
-  #whenIdle: (() => void) | undefined;
 
   /** Calls running for one connection. */
   of(peerId: string): number {
@@ -41,7 +42,7 @@ export class CallsInProgress {
   }
 
   begin(peerId: string, call: Unanswered | undefined): void {
-    this.#total++;
+    this.#total.begin();
     this.#byPeer.set(peerId, this.of(peerId) + 1);
     if (call) this.#link(call);
   }
@@ -58,18 +59,12 @@ export class CallsInProgress {
     const left = this.of(peerId) - 1;
     this.#byPeer.set(peerId, left);
     if (left === 0 && this.#byPeer.size > this.#pruneAt) this.#prune();
-    if (--this.#total === 0) this.#whenIdle?.();
+    this.#total.end();
   }
 
   /** Resolves when no call runs any more, or after `timeoutMs`. */
-  async idle(timeoutMs: number): Promise<void> {
-    if (this.#total === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => (this.#whenIdle = resolve)),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
+  idle(timeoutMs: number): Promise<void> {
+    return this.#total.none(timeoutMs);
   }
 
   /** The calls still waiting for a reply, which their methods' outcomes will no longer give. */

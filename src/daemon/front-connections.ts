@@ -6,6 +6,7 @@
 import { DaemonError } from "../errors.js";
 import { runInCallContext, type ServedCall } from "./call-context.js";
 import { type CallsInProgress, Unanswered } from "./calls-in-progress.js";
+import { RunningCount } from "./running-count.js";
 import { iteratorOf } from "./outgoing-stream.js";
 
 /** What a stream of a front needs of its daemon. */
@@ -26,7 +27,7 @@ export class FrontConnections {
   readonly #peers = new Set<string>();
   readonly #streams = new Map<string, Set<StreamOfFront>>();
   /** Generators not finished yet, so close() can wait for their cleanup. */
-  readonly #cleanups = new Set<Promise<void>>();
+  readonly #cleanups = new RunningCount();
   #nextId = 1;
 
   get size(): number {
@@ -75,16 +76,13 @@ export class FrontConnections {
   }
 
   track(cleanup: Promise<void>): void {
-    this.#cleanups.add(cleanup);
-    void cleanup.finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.begin();
+    void cleanup.finally(() => this.#cleanups.end());
   }
 
   /** Resolves once the generators stopped have cleaned up, or after `timeoutMs`. */
-  async finished(timeoutMs: number): Promise<void> {
-    if (this.#cleanups.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.#cleanups), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+  finished(timeoutMs: number): Promise<void> {
+    return this.#cleanups.none(timeoutMs);
   }
 }
 

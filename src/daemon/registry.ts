@@ -2,6 +2,7 @@ import { behaviorOf, type InstanceMode } from "../../decorators/index.js";
 import { DaemonError } from "../errors.js";
 import { validateObjectId } from "../uri.js";
 import { exposesAnything, shapeOf, type ExposedShape } from "./introspect.js";
+import { RunningCount } from "./running-count.js";
 
 type Constructor = new () => object;
 
@@ -35,7 +36,7 @@ export class Registry {
   readonly #ids = new Map<object, string>();
   readonly #onError: DisposeErrorReporter;
   /** Disposals still running, so close() can let hardware be released before it returns. */
-  readonly #disposing = new Set<Promise<void>>();
+  readonly #disposing = new RunningCount();
 
   constructor(onError: DisposeErrorReporter) {
     this.#onError = onError;
@@ -139,26 +140,19 @@ export class Registry {
   }
 
   /** Resolves once the disposals under way have ended, or after `timeoutMs`, whichever is first. */
-  async disposed(timeoutMs: number): Promise<void> {
-    if (this.#disposing.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(this.#disposing),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
+  disposed(timeoutMs: number): Promise<void> {
+    return this.#disposing.none(timeoutMs);
   }
 
   #dispose(instance: object): void {
-    const running = dispose(instance).catch((error: unknown) => {
+    this.#disposing.begin();
+    void dispose(instance).catch((error: unknown) => {
       try {
         this.#onError(error, `disposing an instance of ${instance.constructor?.name ?? "object"} failed`);
       } catch {
         // A reporter that throws must not turn a failed release into an unhandled rejection.
       }
-    });
-    this.#disposing.add(running);
-    void running.finally(() => this.#disposing.delete(running));
+    }).finally(() => this.#disposing.end());
   }
 
   #instanceFor(entry: ClassEntry, peerId: string): object {
