@@ -1,14 +1,14 @@
 import { Dealer } from "zeromq";
+import { ReplyWaiters } from "./reply-waiters.js";
 
 /**
- * The baseline client: a bare zeromq.js DEALER. Replies come back in order (the raw server
- * answers one message at a time), so a FIFO of waiters is all the matching it needs; sends
- * are chained because zeromq.js allows one pending send per socket.
+ * The baseline client: a bare zeromq.js DEALER. Replies come back in order, so a FIFO of
+ * waiters (ReplyWaiters) is all the matching it needs; sends are chained because zeromq.js
+ * allows one pending send per socket.
  */
 export class RawClient {
   readonly #dealer: Dealer;
-  readonly #waiters: ((frames: Buffer[]) => void)[] = [];
-  #head = 0;
+  readonly #waiters = new ReplyWaiters<Buffer[]>();
   #sending: Promise<void> = Promise.resolve();
   readonly #loop: Promise<void>;
   /** Messages received that nobody waited for (signal fan-out). */
@@ -22,7 +22,7 @@ export class RawClient {
       try {
         for await (const frames of dealer) {
           if (frames[0]!.toString() === "t") this.unsolicited++;
-          else this.#waiters[this.#head++]!(frames);
+          else this.#waiters.answer(frames);
         }
       } catch {
         // closed
@@ -36,7 +36,7 @@ export class RawClient {
   }
 
   request(frames: (Buffer | string)[]): Promise<Buffer[]> {
-    const reply = new Promise<Buffer[]>((resolve) => this.#waiters.push(resolve));
+    const reply = this.#waiters.next();
     void this.send(frames);
     return reply;
   }

@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { ReplyWaiters } from "./reply-waiters.js";
 
 /**
  * The raw node:net baseline's wire: each message is its length (uint32 BE) and its bytes; the
@@ -83,15 +84,13 @@ export class CorkedWriter {
 
 /**
  * The baseline client: a bare node:net socket with length-prefixed messages. Replies come
- * back in order (the raw server answers one message at a time), so a FIFO of waiters is all
- * the matching it needs.
+ * back in order, so a FIFO of waiters (ReplyWaiters) is all the matching it needs.
  */
 export class RawNetClient {
   readonly #socket: Socket;
   readonly #writer: CorkedWriter;
   readonly #decoder = new LengthDecoder();
-  readonly #waiters: ((message: Buffer) => void)[] = [];
-  #head = 0;
+  readonly #waiters = new ReplyWaiters<Buffer>();
   readonly ready: Promise<void>;
   readonly #closed: Promise<void>;
   /** Messages received that nobody waited for (signal fan-out). */
@@ -112,13 +111,7 @@ export class RawNetClient {
           this.unsolicited++;
           return;
         }
-        const waiter = this.#waiters[this.#head]!;
-        // The queue is trimmed now and then rather than shifted each time.
-        if (++this.#head === 4096) {
-          this.#waiters.splice(0, this.#head);
-          this.#head = 0;
-        }
-        waiter(message);
+        this.#waiters.answer(message);
       }),
     );
   }
@@ -134,7 +127,7 @@ export class RawNetClient {
   }
 
   request(kind: string, body?: Buffer | string): Promise<Buffer> {
-    const reply = new Promise<Buffer>((resolve) => this.#waiters.push(resolve));
+    const reply = this.#waiters.next();
     this.send(kind, body);
     return reply;
   }
