@@ -18,6 +18,7 @@
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
+import { jsonText } from "./json-text.js";
 import { isLockToken, KIND_CODES, NO_ATTACHMENTS, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
 export const HEADER_SIZE = 12;
@@ -47,7 +48,7 @@ let lastText = "";
 function valueJson(value: SerializedValue): string {
   if (value !== lastValue) {
     // Omit meta when superjson had nothing to annotate: the common case stays plain JSON.
-    lastText = value.meta === undefined ? JSON.stringify(value.json ?? null) : `${JSON.stringify(value.json ?? null)},${JSON.stringify(value.meta)}`;
+    lastText = value.meta === undefined ? jsonText(value.json ?? null) : `${jsonText(value.json ?? null)},${JSON.stringify(value.meta)}`;
     lastValue = value;
   }
   return lastText;
