@@ -10,6 +10,7 @@ import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
 import { RemoteStream } from "./remote-stream.js";
 import { ReceiptReporter } from "./receipt-reporter.js";
+import { CallDeadlines } from "./call-deadlines.js";
 import { PendingTable } from "./pending-table.js";
 
 type ControlMessage = Extract<RequestMessage, { kind: "heartbeat" | "ack" | "credit" | "cancel" | "received" }>;
@@ -22,7 +23,8 @@ class Pending implements SendReceipt {
     readonly id: number,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: Error) => void,
-    readonly timer: NodeJS.Timeout | undefined,
+    /** When the call times out (ms since the epoch; Infinity: never). */
+    readonly deadline: number,
     readonly oneway: boolean,
     /** The call's timeout, which also bounds each wait for an item if the result is a stream. */
     readonly timeoutMs: number,
@@ -54,6 +56,7 @@ export class Channel {
   readonly #options: ResolvedTransportOptions;
   readonly #socket: ClientTransport;
   readonly #pending = new PendingTable<Pending>();
+  readonly #deadlines = new CallDeadlines((now) => this.#expire(now));
   /** Streams open on this connection, by the id of the call that opened each. */
   readonly #streams = new Map<number, RemoteStream>();
   readonly #heartbeat: NodeJS.Timeout;
@@ -170,12 +173,12 @@ export class Channel {
       return new Promise((resolve, reject) => this.#socket.send(frames, { sent: (error) => (error ? reject(error) : resolve(undefined)) }));
     }
     return new Promise((resolve, reject) => {
-      const timer = timeoutMs > 0 && Number.isFinite(timeoutMs)
-        ? setTimeout(() => this.#fail(id, new TimeoutError(`no reply to ${describe(message)} within ${timeoutMs} ms`)), timeoutMs)
-        : undefined;
-      const pending = new Pending(id, resolve, reject, timer, oneway, timeoutMs, message, streams, frames, this.#sent);
+      const now = Date.now();
+      const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? now + timeoutMs : Infinity;
+      const pending = new Pending(id, resolve, reject, deadline, oneway, timeoutMs, message, streams, frames, this.#sent);
       this.#pending.set(id, pending);
-      if (this.#socket.connected) this.#send(pending);
+      this.#deadlines.add(deadline);
+      if (this.#socket.connected) this.#send(pending, now);
     });
   }
 
@@ -184,6 +187,7 @@ export class Channel {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    this.#deadlines.stop();
     const closed = new ConnectionClosedError(`connection to ${this.endpoint} was closed`);
     for (const [id] of this.#pending.entries()) this.#fail(id, closed);
     this.#failStreams(closed);
@@ -199,10 +203,10 @@ export class Channel {
     } while (true);
   }
 
-  #send(pending: Pending): void {
+  #send(pending: Pending, now = Date.now()): void {
     const frames = pending.frames!;
     pending.frames = undefined;
-    this.#lastSent = Date.now();
+    this.#lastSent = now;
     this.#socket.send(frames, pending);
   }
 
@@ -363,7 +367,6 @@ export class Channel {
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
     pending.resolve(value);
   }
 
@@ -371,8 +374,17 @@ export class Channel {
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
     pending.reject(error);
+  }
+
+  /** Fails the calls past their deadline; returns the earliest deadline of the others. */
+  #expire(now: number): number {
+    let next = Infinity;
+    for (const [id, pending] of this.#pending.entries()) {
+      if (pending.deadline <= now) this.#fail(id, new TimeoutError(`no reply to ${describe(pending.message)} within ${pending.timeoutMs} ms`));
+      else if (pending.deadline < next) next = pending.deadline;
+    }
+    return next;
   }
 }
 
