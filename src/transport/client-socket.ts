@@ -11,7 +11,6 @@ const DRAIN_TIMEOUT_MS = 1000;
 /** How long a closing connection lets its last messages leave. */
 const CLOSE_FLUSH_MS = 200;
 
-
 /** CURVE for a proxy: the daemon's public key (from its URI) and our key pair. */
 export interface ClientCurve {
   readonly serverKey: string;

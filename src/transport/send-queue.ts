@@ -47,6 +47,10 @@ export class SendQueue {
   /** The messages the native send in progress carries. */
   #inFlight: Queued[] = [];
   #busy = false;
+  /** A message went straight to the socket in this turn of the event loop. */
+  #sentThisTurn = false;
+  /** Messages wait for the end of this turn, to leave as one batch (#busy is set meanwhile). */
+  #deferred = false;
   #idle: (() => void)[] = [];
 
   constructor(writer: FrameWriter, batcher?: Batcher) {
@@ -57,8 +61,28 @@ export class SendQueue {
   /** Queues a message; `receipt` is told once the socket has taken it, or why it could not. */
   send(frames: OutFrame[], receipt?: SendReceipt): void {
     this.#queue.push({ frames, receipt });
-    if (!this.#busy) this.#pump();
+    if (this.#busy) return;
+    if (this.#batcher && this.#sentThisTurn) {
+      // A second message in one turn: more are likely coming (the requests of a burst of
+      // replies, the replies to a batch of requests). Sent together when the turn ends, they
+      // take one native send instead of one each; a lone message per turn still leaves at once.
+      this.#busy = this.#deferred = true;
+      return;
+    }
+    if (this.#batcher) {
+      this.#sentThisTurn = true;
+      setImmediate(this.#turnEnded);
+    }
+    this.#pump();
   }
+
+  readonly #turnEnded = (): void => {
+    this.#sentThisTurn = false;
+    if (!this.#deferred) return;
+    this.#deferred = false;
+    if (this.#head < this.#queue.length) this.#pump();
+    else this.#becomeIdle();
+  };
 
   /** Resolves when every queued message has been handed to the socket (or failed). */
   drained(): Promise<void> {
@@ -103,6 +127,10 @@ export class SendQueue {
       this.#pump();
       return;
     }
+    this.#becomeIdle();
+  }
+
+  #becomeIdle(): void {
     this.#queue = [];
     this.#head = 0;
     this.#busy = false;

@@ -1,0 +1,80 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import type { OutFrame } from "../src/protocol/frames.js";
+import { SendQueue, type Batcher } from "../src/transport/send-queue.js";
+import type { SendReceipt } from "../src/transport/transport.js";
+
+/** What a zeromq.js socket would have been handed: one entry per native send. */
+function recordingWriter(): { sends: string[][]; send(frames: OutFrame[]): Promise<void> } {
+  const sends: string[][] = [];
+  return {
+    sends,
+    send(frames) {
+      sends.push(frames.map(String));
+      return Promise.resolve();
+    },
+  };
+}
+
+const batcher: Batcher = { sameBatch: () => true, combine: (messages) => messages.flat(), maxBytes: 64 * 1024 };
+
+function receipts(): { receipt: (name: string) => SendReceipt; outcomes: string[] } {
+  const outcomes: string[] = [];
+  return { outcomes, receipt: (name) => ({ sent: (error) => outcomes.push(error ? `${name}: ${error.message}` : name) }) };
+}
+
+describe("SendQueue (one native send at a time, batches under load)", () => {
+  it("sends a lone message of a turn at once, in the caller's tick", async () => {
+    const writer = recordingWriter();
+    const queue = new SendQueue(writer, batcher);
+    queue.send(["a"]);
+    expect(writer.sends).toEqual([["a"]]);
+    await nextTurn();
+    queue.send(["b"]);
+    expect(writer.sends).toEqual([["a"], ["b"]]);
+    await queue.drained();
+  });
+
+  it("sends the rest of a burst made in one turn as one batch when the turn ends, each told it was sent", async () => {
+    const writer = recordingWriter();
+    const queue = new SendQueue(writer, batcher);
+    const { receipt, outcomes } = receipts();
+    queue.send(["first"], receipt("first"));
+    await Promise.resolve(); // the first native send settles within the turn, as zeromq.js's do
+    await Promise.resolve();
+    for (const name of ["b", "c", "d"]) queue.send([name], receipt(name));
+    expect(writer.sends).toEqual([["first"]]);
+    await queue.drained();
+    expect(writer.sends).toEqual([["first"], ["b", "c", "d"]]);
+    expect(outcomes).toEqual(["first", "b", "c", "d"]);
+  });
+
+  it("fails what waits for the turn's end when cleared, and drained() still resolves", async () => {
+    const writer = recordingWriter();
+    const queue = new SendQueue(writer, batcher);
+    const { receipt, outcomes } = receipts();
+    queue.send(["first"], receipt("first"));
+    await Promise.resolve();
+    await Promise.resolve();
+    queue.send(["late"], receipt("late"));
+    const drained = queue.drained();
+    queue.clear(new Error("closed"));
+    await drained;
+    await nextTurn();
+    expect(writer.sends).toEqual([["first"]]);
+    expect(outcomes).toEqual(["first", "late: closed"]);
+  });
+
+  it("without a batcher sends every message alone, in order, none held back", async () => {
+    const writer = recordingWriter();
+    const queue = new SendQueue(writer);
+    queue.send(["a"]);
+    await Promise.resolve();
+    await Promise.resolve();
+    queue.send(["b"]);
+    expect(writer.sends).toEqual([["a"], ["b"]]);
+    queue.send(["c"]);
+    await queue.drained();
+    expect(writer.sends).toEqual([["a"], ["b"], ["c"]]);
+  });
+});
