@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CallsInProgress, Unanswered } from "../src/daemon/calls-in-progress.js";
+import { RunningCount } from "../src/daemon/running-count.js";
 
 const PEER = Buffer.from("peer");
 
@@ -54,5 +55,21 @@ describe("CallsInProgress (a daemon's running calls)", () => {
     const before = Date.now();
     await calls.idle(30);
     expect(Date.now() - before).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe("RunningCount", () => {
+  it("resolves every wait when the last task ends, each bounded by its own timeout", async () => {
+    const count = new RunningCount();
+    count.begin();
+    count.begin();
+    let resolved = 0;
+    const waits = [count.none(10_000), count.none(10_000)].map((wait) => wait.then(() => resolved++));
+    count.end();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(resolved).toBe(0);
+    count.end();
+    await Promise.all(waits);
+    expect(resolved).toBe(2);
   });
 });

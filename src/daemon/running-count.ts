@@ -5,14 +5,18 @@
  */
 export class RunningCount {
   #running = 0;
-  #whenNone: (() => void) | undefined;
+  /** Who waits for none to run (a wait that timed out stays until then, harmlessly). */
+  #waiting: (() => void)[] = [];
 
   begin(): void {
     this.#running++;
   }
 
   end(): void {
-    if (--this.#running === 0) this.#whenNone?.();
+    if (--this.#running > 0 || this.#waiting.length === 0) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Resolves when none runs any more, or after `timeoutMs`. */
@@ -20,7 +24,7 @@ export class RunningCount {
     if (this.#running === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      new Promise<void>((resolve) => (this.#whenNone = resolve)),
+      new Promise<void>((resolve) => this.#waiting.push(resolve)),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
     clearTimeout(timer);
