@@ -18,7 +18,6 @@ export interface ServerCurve {
 }
 const ENDPOINT_RELEASE_TIMEOUT_MS = 2000;
 
-
 /**
  * The daemon's ROUTER socket: bound at construction (so URIs with port 0 are known
  * before start), one receive loop, one send queue.
