@@ -36,8 +36,9 @@ interface Queued {
 
 /**
  * Serialises sends on one socket: zeromq.js rejects a second send while one is pending (EBUSY).
- * When nothing is in flight the message goes straight to the socket, in the caller's tick.
- * Each send tells its receipt; one promise per native send, none per message.
+ * When nothing is in flight the message goes straight to the socket, in the caller's tick
+ * (with a batcher: the first of a turn of the event loop; see send()). Each send tells its
+ * receipt; one promise per native send, none per message.
  */
 export class SendQueue {
   readonly #writer: FrameWriter;
