@@ -19,7 +19,14 @@ afterEach(async () => {
 async function echoServer(endpoint = "tcp://127.0.0.1:0"): Promise<{ server: TcpServer; gone: Buffer[] }> {
   const server = await TcpServer.listen(endpoint, options);
   const gone: Buffer[] = [];
-  server.start((peer, frames) => void server.send(peer, frames), (peer) => void gone.push(peer));
+  server.start(
+    (peer, peerId, frames) => {
+      // The id string is the identity's latin1 text, made once per connection.
+      if (peerId !== peer.toString("latin1")) throw new Error(`peer id ${JSON.stringify(peerId)} is not the identity's latin1 text`);
+      server.send(peer, frames);
+    },
+    (peer, peerId) => void gone.push(peerId === peer.toString("latin1") ? peer : Buffer.from("wrong peer id")),
+  );
   closers.push(() => server.close());
   return { server, gone };
 }

@@ -90,9 +90,6 @@ export class Daemon {
   /** Connections and streams of protocol fronts (objectHost()), counted and stopped with the daemon's own. */
   readonly #fronts = new FrontConnections();
   #state: DaemonState = "created";
-  /** Messages come in runs from one connection: the id string of the last one's peer is kept. */
-  #lastPeer: Buffer | undefined;
-  #lastPeerId = "";
 
   constructor(options: DaemonOptions = {}) {
     this.#options = resolveTransportOptions(options);
@@ -180,9 +177,8 @@ export class Daemon {
     }
     this.#peers.start(Math.max(50, Math.floor(this.#options.heartbeatInterval / 2)));
     this.#socket.start(
-      (peer, frames) => this.#receive(peer, frames),
-      (peer) => {
-        const peerId = peer.toString("latin1");
+      (peer, peerId, frames) => this.#receive(peer, peerId, frames),
+      (_peer, peerId) => {
         // While closing, close() drops every peer itself, once their streams' generators are done.
         if (this.#state === "running" && this.#peers.closed(peerId)) this.#dropPeer(peerId);
       },
@@ -267,12 +263,7 @@ export class Daemon {
     this.clientDisconnected.emit(peerId);
   }
 
-  #receive(peer: Buffer, frames: Buffer[]): void {
-    if (peer !== this.#lastPeer) {
-      this.#lastPeer = peer;
-      this.#lastPeerId = peer.toString("latin1");
-    }
-    const peerId = this.#lastPeerId;
+  #receive(peer: Buffer, peerId: string, frames: Buffer[]): void {
     if (!this.#peers.has(peerId) && this.#peers.size + this.#fronts.size >= this.#maxConnections) {
       // Not tracked, so it holds nothing here; it may try again when others have gone.
       if (!peekOneway(frames)) this.#out.error(peer, undefined, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));

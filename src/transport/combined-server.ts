@@ -1,5 +1,5 @@
 import type { OutFrame } from "../protocol/frames.js";
-import type { SendReceipt, ServerMessageHandler, ServerTransport } from "./transport.js";
+import type { SendReceipt, ServerDisconnectHandler, ServerMessageHandler, ServerTransport } from "./transport.js";
 
 /**
  * Several transports serving one daemon (ZeroMQ and TCP on two ports). A peer's identity is
@@ -27,10 +27,15 @@ export class CombinedServer implements ServerTransport {
     return this.#transports[index]!.endpoint;
   }
 
-  start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void {
+  start(handler: ServerMessageHandler, onDisconnect?: ServerDisconnectHandler): void {
     this.#transports.forEach((transport, index) => {
       const tag = (peer: Buffer): Buffer => Buffer.concat([Buffer.of(index), peer]);
-      transport.start((peer, frames) => handler(tag(peer), frames), onDisconnect && ((peer) => onDisconnect(tag(peer))));
+      // The index is one byte, so as latin1 it is one character.
+      const prefix = String.fromCharCode(index);
+      transport.start(
+        (peer, peerId, frames) => handler(tag(peer), prefix + peerId, frames),
+        onDisconnect && ((peer, peerId) => onDisconnect(tag(peer), prefix + peerId)),
+      );
     });
   }
 

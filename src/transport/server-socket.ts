@@ -69,7 +69,7 @@ export class ServerSocket implements ServerTransport {
         for await (const [peer, ...frames] of this.#router) {
           if (!peer) continue;
           try {
-            handler(peer, frames);
+            handler(peer, peer.toString("latin1"), frames);
           } catch (error) {
             // One message must never end the loop that serves everyone.
             process.emitWarning(`a message could not be handled: ${String(error)}`, "PyroDaemonWarning");

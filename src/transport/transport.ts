@@ -20,8 +20,15 @@ export interface SendReceipt {
   sent(error: Error | undefined): void;
 }
 
-/** Receives one message: the peer's identity (stable for the connection) and the frames after it. */
-export type ServerMessageHandler = (peer: Buffer, frames: Buffer[]) => void;
+/**
+ * Receives one message: the peer's identity (stable for the connection), the same as a latin1
+ * string (`peerId`, made once per connection where the transport can, to key maps by), and the
+ * frames after it.
+ */
+export type ServerMessageHandler = (peer: Buffer, peerId: string, frames: Buffer[]) => void;
+
+/** A peer's connection ended: its identity, and the same as a latin1 string. */
+export type ServerDisconnectHandler = (peer: Buffer, peerId: string) => void;
 
 /** A daemon's side: many peers. */
 export interface ServerTransport {
@@ -30,7 +37,7 @@ export interface ServerTransport {
   /** Resolves once listening; rejects with DaemonError when it cannot (the port is taken). */
   readonly ready: Promise<void>;
   /** Starts delivering messages (`handler` must not throw); `onDisconnect`, when the transport can tell, names a peer whose connection ended. */
-  start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void;
+  start(handler: ServerMessageHandler, onDisconnect?: ServerDisconnectHandler): void;
   /** Sends to one peer; to a peer that is gone the message is dropped (no error). */
   send(peer: Uint8Array, frames: OutFrame[], receipt?: SendReceipt): void;
   /** Lets the last messages leave (bounded), then closes; resolves once the endpoint can be bound again. */

@@ -7,7 +7,7 @@ import type { OutFrame } from "./frame-codec.js";
 import type { ResolvedTransportOptions } from "../options.js";
 import { formatTcpEndpoint, listenOptions, parseTcpEndpoint, type TcpEndpoint } from "./tcp-endpoint.js";
 import { TcpConnection } from "./tcp-connection.js";
-import type { ServerMessageHandler, ServerTransport } from "../transport.js";
+import type { ServerDisconnectHandler, ServerMessageHandler, ServerTransport } from "../transport.js";
 
 /** TLS for a daemon: its identity, and the client fingerprints it admits (any client when absent). */
 export interface ServerTls {
@@ -32,7 +32,7 @@ export class TcpServer implements ServerTransport {
   readonly #waiting: Socket[] = [];
   readonly ready: Promise<void>;
   #handler: ServerMessageHandler | undefined;
-  #onDisconnect: ((peer: Buffer) => void) | undefined;
+  #onDisconnect: ServerDisconnectHandler | undefined;
   #nextId = 1;
   readonly #requested: TcpEndpoint;
   #bound: string | undefined;
@@ -87,7 +87,7 @@ export class TcpServer implements ServerTransport {
   }
 
   /** Starts delivering messages; `handler` must not throw. `onDisconnect` tells a connection that ended. */
-  start(handler: ServerMessageHandler, onDisconnect?: (peer: Buffer) => void): void {
+  start(handler: ServerMessageHandler, onDisconnect?: ServerDisconnectHandler): void {
     this.#handler = handler;
     this.#onDisconnect = onDisconnect;
     for (const socket of this.#waiting.splice(0)) this.#accept(socket.resume());
@@ -114,18 +114,19 @@ export class TcpServer implements ServerTransport {
     const id = this.#nextId++ >>> 0;
     const peer = Buffer.alloc(5);
     peer.writeUInt32BE(id, 1);
+    const peerId = peer.toString("latin1");
     const connection = new TcpConnection(socket, this.#options, {
       onOpen: () => {},
       onMessage: (frames) => {
         try {
-          this.#handler!(peer, frames);
+          this.#handler!(peer, peerId, frames);
         } catch (error) {
           process.emitWarning(`a message could not be handled: ${String(error)}`, "PyroDaemonWarning");
         }
       },
       onClose: () => {
         this.#connections.delete(id);
-        this.#onDisconnect?.(peer);
+        this.#onDisconnect?.(peer, peerId);
       },
     });
     this.#connections.set(id, connection);
