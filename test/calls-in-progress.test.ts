@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CallsInProgress, Unanswered } from "../src/daemon/calls-in-progress.js";
-import { RunningCount } from "../src/daemon/running-count.js";
+import { RunningCount } from "../src/running-count.js";
 
 const PEER = Buffer.from("peer");
 

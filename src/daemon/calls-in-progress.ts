@@ -1,4 +1,4 @@
-import { RunningCount } from "./running-count.js";
+import { RunningCount } from "../running-count.js";
 
 /** A connection's count of running calls stays when it falls to 0 until this many connections are counted. */
 const PRUNE_MIN = 64;

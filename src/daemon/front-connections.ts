@@ -6,7 +6,7 @@
 import { DaemonError } from "../errors.js";
 import { runInCallContext, type ServedCall } from "./call-context.js";
 import { type CallsInProgress, Unanswered } from "./calls-in-progress.js";
-import { RunningCount } from "./running-count.js";
+import { RunningCount } from "../running-count.js";
 import { iteratorOf } from "./outgoing-stream.js";
 
 /** What a stream of a front needs of its daemon. */

@@ -2,7 +2,7 @@ import { behaviorOf, type InstanceMode } from "../../decorators/index.js";
 import { DaemonError } from "../errors.js";
 import { validateObjectId } from "../uri.js";
 import { exposesAnything, shapeOf, type ExposedShape } from "./introspect.js";
-import { RunningCount } from "./running-count.js";
+import { RunningCount } from "../running-count.js";
 
 type Constructor = new () => object;
 

@@ -1,4 +1,5 @@
 import { SecurityError } from "../errors.js";
+import { RunningCount } from "../running-count.js";
 import { acquireChannel, releaseChannel } from "../proxy/channel-pool.js";
 import type { Channel } from "../proxy/channel.js";
 import { generateKeyPair, type CurveKeyPair } from "../transport/curve.js";
@@ -39,7 +40,8 @@ export class PeerLinks {
   readonly #onRefused: (endpoint: string, error: SecurityError) => void;
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
-  readonly #sending = new Set<Promise<void>>();
+  /** Messages handed to a channel and not yet sent or failed, for flush(). */
+  readonly #sending = new RunningCount();
   /** Messages that could not be delivered (no connection in time, or refused). */
   lost = 0;
 
@@ -62,15 +64,14 @@ export class PeerLinks {
       return;
     }
     link.lastUse = Date.now();
-    const sent = link.channel.invoke(FEDERATION_OBJECT_ID, "deliver", [message], this.#timeout, true).then(
+    this.#sending.begin();
+    void link.channel.invoke(FEDERATION_OBJECT_ID, "deliver", [message], this.#timeout, true).then(
       () => {},
       (error: unknown) => {
         this.lost++;
         if (error instanceof SecurityError) this.#onRefused(to.endpoint, error);
       },
-    );
-    this.#sending.add(sent);
-    void sent.finally(() => this.#sending.delete(sent));
+    ).finally(() => this.#sending.end());
   }
 
   /**
@@ -92,11 +93,9 @@ export class PeerLinks {
     });
   }
 
-  /** Waits (at most `ms`) until every message sent so far has left or failed. */
-  async flush(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.#sending), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+  /** Waits (at most `ms`) until every message sent has left or failed (none is being sent). */
+  flush(ms: number): Promise<void> {
+    return this.#sending.none(ms);
   }
 
   async close(): Promise<void> {
