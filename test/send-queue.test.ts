@@ -65,6 +65,34 @@ describe("SendQueue (one native send at a time, batches under load)", () => {
     expect(outcomes).toEqual(["first", "late: closed"]);
   });
 
+  it("clearing during a send fails only what waits: the messages in the send in progress are told by it", async () => {
+    let finish: (error?: Error) => void = () => {};
+    const sends: string[][] = [];
+    const writer = { send: (frames: OutFrame[]) => (sends.push(frames.map(String)), new Promise<void>((resolve, reject) => (finish = (error) => (error ? reject(error) : resolve())))) };
+    const queue = new SendQueue(writer);
+    const { receipt, outcomes } = receipts();
+    queue.send(["a"], receipt("a"));
+    queue.send(["b"], receipt("b"));
+    queue.clear(new Error("closed"));
+    expect(outcomes).toEqual(["b: closed"]);
+    finish(new Error("socket gone"));
+    await queue.drained();
+    expect(outcomes).toEqual(["b: closed", "a: socket gone"]);
+    expect(sends).toEqual([["a"]]);
+  });
+
+  it("keeps order and tells every receipt once over thousands of messages queued behind slow sends", async () => {
+    const sends: string[][] = [];
+    const writer = { send: (frames: OutFrame[]) => (sends.push(frames.map(String)), new Promise<void>((resolve) => setImmediate(resolve))) };
+    const queue = new SendQueue(writer);
+    const { receipt, outcomes } = receipts();
+    const names = Array.from({ length: 5000 }, (_, i) => `m${i}`);
+    for (const name of names) queue.send([name], receipt(name));
+    await queue.drained();
+    expect(sends.flat()).toEqual(names);
+    expect(outcomes).toEqual(names);
+  });
+
   it("without a batcher sends every message alone, in order, none held back", async () => {
     const writer = recordingWriter();
     const queue = new SendQueue(writer);

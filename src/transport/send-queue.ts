@@ -29,24 +29,23 @@ function roughSize(frames: readonly OutFrame[]): number {
   return size;
 }
 
-interface Queued {
-  readonly frames: OutFrame[];
-  readonly receipt: SendReceipt | undefined;
-}
-
 /**
  * Serialises sends on one socket: zeromq.js rejects a second send while one is pending (EBUSY).
  * When nothing is in flight the message goes straight to the socket, in the caller's tick
  * (with a batcher: the first of a turn of the event loop; see send()). Each send tells its
- * receipt; one promise per native send, none per message.
+ * receipt; one promise per native send, none per message, and no object of its own per message.
  */
 export class SendQueue {
   readonly #writer: FrameWriter;
   readonly #batcher: Batcher | undefined;
-  #queue: Queued[] = [];
+  /**
+   * Messages and their receipts side by side, in order: those from #sending to #head are in
+   * the native send in progress, those from #head on wait.
+   */
+  #frames: OutFrame[][] = [];
+  #receipts: (SendReceipt | undefined)[] = [];
+  #sending = 0;
   #head = 0;
-  /** The messages the native send in progress carries. */
-  #inFlight: Queued[] = [];
   #busy = false;
   /** A message went straight to the socket in this turn of the event loop. */
   #sentThisTurn = false;
@@ -61,7 +60,8 @@ export class SendQueue {
 
   /** Queues a message; `receipt` is told once the socket has taken it, or why it could not. */
   send(frames: OutFrame[], receipt?: SendReceipt): void {
-    this.#queue.push({ frames, receipt });
+    this.#frames.push(frames);
+    this.#receipts.push(receipt);
     if (this.#busy) return;
     if (this.#batcher && this.#sentThisTurn) {
       // A second message in one turn: more are likely coming (the requests of a burst of
@@ -81,7 +81,7 @@ export class SendQueue {
     this.#sentThisTurn = false;
     if (!this.#deferred) return;
     this.#deferred = false;
-    if (this.#head < this.#queue.length) this.#pump();
+    if (this.#head < this.#frames.length) this.#pump();
     else this.#becomeIdle();
   };
 
@@ -91,25 +91,26 @@ export class SendQueue {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Fails every message not yet handed to the socket. */
+  /** Fails every message not yet handed to the socket (those in the send in progress are told by it). */
   clear(error: Error): void {
-    const dropped = this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
-    for (const q of dropped) q.receipt?.sent(error);
+    const dropped = this.#receipts.slice(this.#head);
+    this.#frames.length = this.#receipts.length = this.#head;
+    for (const receipt of dropped) receipt?.sent(error);
   }
 
   #pump(): void {
     this.#busy = true;
-    const group = this.#takeGroup();
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
+    // Everything before #head has been told by now: drop it once it is most of the queue.
+    if (this.#head > 1024 && this.#head * 2 > this.#frames.length) {
+      this.#frames = this.#frames.slice(this.#head);
+      this.#receipts = this.#receipts.slice(this.#head);
       this.#head = 0;
     }
-    this.#inFlight = group;
+    this.#sending = this.#head;
+    this.#head = this.#groupEnd();
     let sending: Promise<void>;
     try {
-      sending = this.#writer.send(group.length === 1 ? group[0]!.frames : this.#batcher!.combine(group.map((q) => q.frames)));
+      sending = this.#writer.send(this.#head - this.#sending === 1 ? this.#frames[this.#sending]! : this.#batcher!.combine(this.#frames.slice(this.#sending, this.#head)));
     } catch (error) {
       sending = Promise.reject(error);
     }
@@ -121,10 +122,10 @@ export class SendQueue {
   readonly #failed = (error: unknown): void => this.#settle(error instanceof Error ? error : new Error(String(error)));
 
   #settle(error: Error | undefined): void {
-    const group = this.#inFlight;
-    this.#inFlight = [];
-    for (const q of group) q.receipt?.sent(error);
-    if (this.#head < this.#queue.length) {
+    // A receipt may queue more (beyond #head) or clear the waiting ones; the range sent stays.
+    const end = this.#head;
+    for (let i = this.#sending; i < end; i++) this.#receipts[i]?.sent(error);
+    if (this.#head < this.#frames.length) {
       this.#pump();
       return;
     }
@@ -132,28 +133,29 @@ export class SendQueue {
   }
 
   #becomeIdle(): void {
-    this.#queue = [];
-    this.#head = 0;
+    this.#frames.length = this.#receipts.length = 0;
+    this.#head = this.#sending = 0;
     this.#busy = false;
+    if (this.#idle.length === 0) return;
     const idle = this.#idle;
     this.#idle = [];
     for (const resolve of idle) resolve();
   }
 
-  /** The next queued message, with the small ones behind it that can share its send. */
-  #takeGroup(): Queued[] {
-    const first = this.#queue[this.#head++]!;
-    const group = [first];
-    if (!this.#batcher || roughSize(first.frames) > BATCHABLE_BYTES) return group;
-    let bytes = roughSize(first.frames);
-    while (this.#head < this.#queue.length && group.length < BATCH_MESSAGES) {
-      const next = this.#queue[this.#head]!;
-      const size = roughSize(next.frames);
-      if (size > BATCHABLE_BYTES || bytes + size > this.#batcher.maxBytes || !this.#batcher.sameBatch(first.frames, next.frames)) break;
-      group.push(next);
+  /** Where the next send's group ends: the message at #head, with the small ones behind it that can share its send. */
+  #groupEnd(): number {
+    const first = this.#frames[this.#head]!;
+    let end = this.#head + 1;
+    if (!this.#batcher || end === this.#frames.length) return end;
+    let bytes = roughSize(first);
+    if (bytes > BATCHABLE_BYTES) return end;
+    while (end < this.#frames.length && end - this.#head < BATCH_MESSAGES) {
+      const next = this.#frames[end]!;
+      const size = roughSize(next);
+      if (size > BATCHABLE_BYTES || bytes + size > this.#batcher.maxBytes || !this.#batcher.sameBatch(first, next)) break;
       bytes += size;
-      this.#head++;
+      end++;
     }
-    return group;
+    return end;
   }
 }

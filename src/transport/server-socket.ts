@@ -66,10 +66,12 @@ export class ServerSocket implements ServerTransport {
     if (this.#loop) return;
     this.#loop = (async () => {
       try {
-        for await (const [peer, ...frames] of this.#router) {
+        // Indexing and slice, not `[peer, ...frames]`: destructuring runs the iterator protocol per message.
+        for await (const message of this.#router) {
+          const peer = message[0];
           if (!peer) continue;
           try {
-            handler(peer, peer.toString("latin1"), frames);
+            handler(peer, peer.toString("latin1"), message.slice(1));
           } catch (error) {
             // One message must never end the loop that serves everyone.
             process.emitWarning(`a message could not be handled: ${String(error)}`, "PyroDaemonWarning");
@@ -83,7 +85,9 @@ export class ServerSocket implements ServerTransport {
 
   /** Queues a message to `peer`; `receipt` is told once ZeroMQ has taken it. */
   send(peer: Uint8Array, frames: OutFrame[], receipt?: SendReceipt): void {
-    this.#queue.send([peer, ...frames], receipt);
+    const message: OutFrame[] = [peer];
+    for (const frame of frames) message.push(frame);
+    this.#queue.send(message, receipt);
   }
 
   /** Flushes queued replies, then closes the socket and ends the receive loop. */
