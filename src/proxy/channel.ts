@@ -15,7 +15,8 @@ import { PendingTable } from "./pending-table.js";
 
 type ControlMessage = Extract<RequestMessage, { kind: "heartbeat" | "ack" | "credit" | "cancel" | "received" }>;
 type Outgoing = Exclude<RequestMessage, ControlMessage>;
-type Request = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, "id"> : never) : never;
+/** A request as built: its `id` is 0 until request() allocates one (present from the start, so setting it changes no object shape). */
+type Request = Outgoing;
 
 /** A call waiting for its reply; also the receipt of its send (no closure made per call for that). */
 class Pending implements SendReceipt {
@@ -77,8 +78,8 @@ export class Channel {
     this.endpoint = endpoint;
     this.#options = options;
     this.subscriptions = new Subscriptions({
-      subscribe: (object, signal, timeoutMs) => this.request({ kind: "subscribe", object, signal }, timeoutMs),
-      unsubscribe: (object, signal, timeoutMs) => this.request({ kind: "unsubscribe", object, signal }, timeoutMs),
+      subscribe: (object, signal, timeoutMs) => this.request({ kind: "subscribe", id: 0, object, signal }, timeoutMs),
+      unsubscribe: (object, signal, timeoutMs) => this.request({ kind: "unsubscribe", id: 0, object, signal }, timeoutMs),
       ack: (seq) => this.#sendControl({ kind: "ack", id: seq }),
     });
     this.#socket = dial(transport, endpoint, options, {
@@ -128,17 +129,17 @@ export class Channel {
    * `lock`: the token of the calling proxy's lock of `object`, when it holds one.
    */
   invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string, streams?: Set<RemoteStream>): Promise<unknown> {
-    return this.#encoding(() => ({ kind: "call", oneway, object, member, args: encodeValue(args), lock }), timeoutMs, streams);
+    return this.#encoding(() => ({ kind: "call", id: 0, oneway, object, member, args: encodeValue(args), lock }), timeoutMs, streams);
   }
 
   /** Reads an attribute by name. */
   get(object: string, member: string, timeoutMs: number, lock?: string): Promise<unknown> {
-    return this.request({ kind: "get", object, member, lock }, timeoutMs);
+    return this.request({ kind: "get", id: 0, object, member, lock }, timeoutMs);
   }
 
   /** Writes an attribute by name. */
   async set(object: string, member: string, value: unknown, timeoutMs: number, lock?: string): Promise<void> {
-    await this.#encoding(() => ({ kind: "set", object, member, value: encodeValue(value), lock }), timeoutMs);
+    await this.#encoding(() => ({ kind: "set", id: 0, object, member, value: encodeValue(value), lock }), timeoutMs);
   }
 
   #encoding(build: () => Request, timeoutMs: number, streams?: Set<RemoteStream>): Promise<unknown> {
@@ -159,9 +160,9 @@ export class Channel {
     if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
     if (this.#securityError && !this.#socket.connected) return Promise.reject(this.#securityError);
     const id = this.#allocateId();
-    // The id is set on the request itself: a spread would make a new object shape per call.
-    const message = request as Outgoing & { id: number };
-    message.id = id;
+    // The id is set on the request itself (built with id 0): a spread would copy it.
+    (request as { id: number }).id = id;
+    const message = request;
     const frames = encodeMessage(message);
     if (exceedsSize(frames, this.#options.maxMessageSize)) {
       return Promise.reject(new MessageTooLargeError(`message of ${outgoingSize(frames)} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
