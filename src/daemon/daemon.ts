@@ -51,6 +51,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
 
+/** A request's value is ready: a streamable result of a call keeps its instance (`done`) until the stream ends. */
+function finished(message: ObjectRequest, served: ServedCall, done: () => void, value: unknown): unknown {
+  if (message.kind === "call" && isStreamable(value)) return new StreamResult(value, served, done);
+  done();
+  return value;
+}
+
 function signalOf(objectId: string, instance: object, shape: ExposedShape, name: string): Signal<unknown[]> {
   const signal: unknown = shape.signals.has(name) ? (instance as Record<string, unknown>)[name] : undefined;
   if (!isSignal(signal)) throw new UnknownMemberError(`${JSON.stringify(objectId)} has no exposed signal ${JSON.stringify(name)}`);
@@ -395,16 +402,14 @@ export class Daemon {
       done();
       throw error;
     }
-    const settle = (value: unknown): unknown => {
-      if (message.kind === "call" && isStreamable(value)) return new StreamResult(value, served, done);
-      done();
-      return value;
-    };
-    if (!isThenable(result)) return settle(result);
-    return Promise.resolve(result).then(settle, (error: unknown) => {
-      done();
-      throw error;
-    });
+    if (!isThenable(result)) return finished(message, served, done, result);
+    return Promise.resolve(result).then(
+      (value: unknown) => finished(message, served, done, value),
+      (error: unknown) => {
+        done();
+        throw error;
+      },
+    );
   }
 
   #runOn(peer: Buffer, peerId: string, message: ObjectRequest, instance: object, shape: ExposedShape, served: ServedCall): unknown {
@@ -416,7 +421,7 @@ export class Daemon {
       case "unsubscribe":
         return this.#signals.unsubscribe(peerId, message.object, message.signal);
       case "call":
-        request = { kind: "call", member: message.member, args: decodeValue(message.args), signal: () => served.signal };
+        request = { kind: "call", member: message.member, args: decodeValue(message.args), served };
         break;
       case "get":
         request = { kind: "get", member: message.member };

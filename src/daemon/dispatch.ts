@@ -3,7 +3,8 @@ import type { ExposedShape } from "./introspect.js";
 
 /** One request addressed to an object, its arguments already decoded. */
 export type Request =
-  | { readonly kind: "call"; readonly member: string; readonly args: unknown; readonly signal?: () => AbortSignal }
+  /** `served`: the call being served, whose AbortSignal a generator method may get (read only then). */
+  | { readonly kind: "call"; readonly member: string; readonly args: unknown; readonly served?: { readonly signal: AbortSignal } }
   | { readonly kind: "get"; readonly member: string }
   | { readonly kind: "set"; readonly member: string; readonly value: unknown };
 
@@ -27,7 +28,7 @@ export function dispatch(objectId: string, instance: object, shape: ExposedShape
       if (!shape.methods.has(request.member)) unknownMember(objectId, shape, request.member, "method");
       if (!Array.isArray(request.args)) throw new ProtocolError("call arguments must be an array");
       const method = target[request.member] as (...args: unknown[]) => unknown;
-      return method.apply(instance, withStreamSignal(method, request.args, request.signal));
+      return method.apply(instance, withStreamSignal(method, request.args, request.served));
     }
     case "get":
       if (!shape.attributes.has(request.member)) unknownMember(objectId, shape, request.member, "attribute");
@@ -47,7 +48,7 @@ const GENERATOR_FUNCTIONS = new Set(["GeneratorFunction", "AsyncGeneratorFunctio
  * trailing AbortSignal parameter out of the proxy's signature). A parameter with a default
  * value is not counted by Function.length, so it never receives the signal.
  */
-function withStreamSignal(method: Function, args: unknown[], signal: (() => AbortSignal) | undefined): unknown[] {
-  if (signal === undefined || args.length !== method.length - 1 || !GENERATOR_FUNCTIONS.has(method.constructor.name)) return args;
-  return [...args, signal()];
+function withStreamSignal(method: Function, args: unknown[], served: { readonly signal: AbortSignal } | undefined): unknown[] {
+  if (served === undefined || args.length !== method.length - 1 || !GENERATOR_FUNCTIONS.has(method.constructor.name)) return args;
+  return [...args, served.signal];
 }

@@ -174,7 +174,7 @@ export class DaemonObjectHost implements ObjectHost {
     const { instance, shape, done } = registry.resolve(objectId, peerId);
     let result: unknown;
     try {
-      const withSignal: Request = request.kind === "call" ? { ...request, signal: () => served.signal } : request;
+      const withSignal: Request = request.kind === "call" ? { ...request, served } : request;
       result = dispatch(objectId, instance, shape, withSignal);
     } catch (error) {
       done();

@@ -6,11 +6,20 @@ import { RunningCount } from "../running-count.js";
 
 type Constructor = new () => object;
 
+/** What serves a request: the instance, its exposed shape, and what to call when the request is finished. */
+export interface Resolved {
+  readonly instance: object;
+  readonly shape: ExposedShape;
+  readonly done: () => void;
+}
+
 /** An instance registered as it is: every client talks to this object. */
 interface InstanceEntry {
   readonly kind: "instance";
   readonly id: string;
   readonly instance: object;
+  /** The same for every request: made once. */
+  readonly resolved: Resolved;
 }
 
 /** A class registered with an instance mode: the daemon creates the instances. */
@@ -51,10 +60,11 @@ export class Registry {
       if (!target.prototype) throw new DaemonError(`${target.name || "function"} is not a class`);
       entry = { kind: "class", id, ctor: target as Constructor, mode: behaviorOf(target).instanceMode, sessions: new Map() };
     } else {
-      if (!exposesAnything(shapeOf(target))) {
+      const shape = shapeOf(target);
+      if (!exposesAnything(shape)) {
         throw new DaemonError(`${target.constructor?.name ?? "object"} exposes nothing: decorate the class or its members with @expose`);
       }
-      entry = { kind: "instance", id, instance: target };
+      entry = { kind: "instance", id, instance: target, resolved: { instance: target, shape, done: noop } };
     }
     this.#entries.set(id, entry);
     this.#ids.set(target, id);
@@ -91,10 +101,10 @@ export class Registry {
    * The instance serving `id` for `peerId`, created according to the instance mode.
    * `done` must be called when the request is finished: it disposes a percall instance.
    */
-  resolve(id: string, peerId: string): { instance: object; shape: ExposedShape; done: () => void } {
+  resolve(id: string, peerId: string): Resolved {
     const entry = this.#entries.get(id);
     if (!entry) throw new DaemonError(`unknown object ${JSON.stringify(id)}`);
-    if (entry.kind === "instance") return { instance: entry.instance, shape: shapeOf(entry.instance), done: noop };
+    if (entry.kind === "instance") return entry.resolved;
     const instance = this.#instanceFor(entry, peerId);
     const done = entry.mode === "percall" ? () => this.#dispose(instance) : noop;
     entry.shape ??= shapeOf(instance);

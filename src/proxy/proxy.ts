@@ -131,7 +131,8 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
         const token = lockToken;
         return refusedLock(token, c.channel.invoke(c.objectId, member, args, timeout, onewaySet.has(member), token, streams));
       }),
-      () => `${uri()} ${member}()`,
+      uri,
+      member,
     );
   const method = (member: string): ((...args: unknown[]) => Promise<unknown>) => {
     let fn = methods.get(member);

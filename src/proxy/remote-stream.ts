@@ -190,11 +190,12 @@ export type IterableReply<R> = Promise<R> & AsyncIterable<unknown>;
 
 /**
  * Makes a call's promise iterable as well, so a stream can be iterated without awaiting the
- * call first. Iterating a call that returned a value fails with a TypeError naming it.
+ * call first. Iterating a call that returned a value fails with a TypeError naming it
+ * (`uri` and `member`: made into a name only then, one closure per call).
  */
-export function iterableReply<R>(reply: Promise<R>, what: () => string): IterableReply<R> {
+export function iterableReply<R>(reply: Promise<R>, uri: () => string, member: string): IterableReply<R> {
   const iterable = reply as IterableReply<R>;
-  iterable[Symbol.asyncIterator] = () => deferredIterator(reply, what);
+  iterable[Symbol.asyncIterator] = () => deferredIterator(reply, () => `${uri()} ${member}()`);
   return iterable;
 }
 
