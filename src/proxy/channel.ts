@@ -9,6 +9,7 @@ import type { ResolvedTransportOptions } from "../transport/options.js";
 import { Signal } from "../signal.js";
 import { Subscriptions } from "./subscriptions.js";
 import { RemoteStream } from "./remote-stream.js";
+import { StreamRefs, type StreamOwner } from "./stream-refs.js";
 import { ReceiptReporter } from "./receipt-reporter.js";
 import { CallDeadlines } from "./call-deadlines.js";
 import { PendingTable } from "./pending-table.js";
@@ -32,7 +33,7 @@ class Pending implements SendReceipt {
     /** The request, to say in errors what it was. */
     readonly message: Outgoing,
     /** Where a stream this call returns is kept while open (its proxy's, closed with it). */
-    readonly streams: Set<RemoteStream> | undefined,
+    readonly streams: StreamOwner | undefined,
     /** Frames not yet handed to the socket (waiting for a connection), or undefined once sent. */
     public frames: OutFrame[] | undefined,
     readonly onSent: (pending: Pending, error: Error | undefined) => void,
@@ -59,7 +60,7 @@ export class Channel {
   readonly #pending = new PendingTable<Pending>();
   readonly #deadlines = new CallDeadlines((now) => this.#expire(now));
   /** Streams open on this connection, by the id of the call that opened each. */
-  readonly #streams = new Map<number, RemoteStream>();
+  readonly #streams = new StreamRefs((id) => this.#sendControl({ kind: "cancel", id }));
   readonly #heartbeat: NodeJS.Timeout;
   readonly #receipts = new ReceiptReporter((bytes, messages) => this.#sendControl({ kind: "received", id: 0, bytes, messages }));
   /** Remote signal subscriptions riding on this connection. */
@@ -128,7 +129,7 @@ export class Channel {
    * Calls a method by name, untyped: what the typed proxy and the CLI are built on.
    * `lock`: the token of the calling proxy's lock of `object`, when it holds one.
    */
-  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string, streams?: Set<RemoteStream>): Promise<unknown> {
+  invoke(object: string, member: string, args: readonly unknown[], timeoutMs: number, oneway = false, lock?: string, streams?: StreamOwner): Promise<unknown> {
     return this.#encoding(() => ({ kind: "call", id: 0, oneway, object, member, args: encodeValue(args), lock }), timeoutMs, streams);
   }
 
@@ -142,7 +143,7 @@ export class Channel {
     await this.#encoding(() => ({ kind: "set", id: 0, object, member, value: encodeValue(value), lock }), timeoutMs);
   }
 
-  #encoding(build: () => Request, timeoutMs: number, streams?: Set<RemoteStream>): Promise<unknown> {
+  #encoding(build: () => Request, timeoutMs: number, streams?: StreamOwner): Promise<unknown> {
     let request: Request;
     try {
       request = build();
@@ -156,7 +157,7 @@ export class Channel {
    * Sends one request; resolves with the decoded reply value (oneway: once sent), or with a
    * RemoteStream when the daemon streams the result (kept in `streams` while open).
    */
-  request(request: Request, timeoutMs: number, streams?: Set<RemoteStream>): Promise<unknown> {
+  request(request: Request, timeoutMs: number, streams?: StreamOwner): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.endpoint} is closed`));
     if (this.#securityError && !this.#socket.connected) return Promise.reject(this.#securityError);
     const id = this.#allocateId();
@@ -230,9 +231,7 @@ export class Channel {
 
   /** Streams live on one connection: when the daemon loses it (or drops it), they end. */
   #failStreams(error: Error): void {
-    const streams = [...this.#streams.values()];
-    this.#streams.clear();
-    for (const stream of streams) stream.fail(error);
+    for (const stream of this.#streams.clear()) stream.fail(error);
   }
 
   /** Flow control and the like: sent only while connected (the daemon forgets a lost connection's state), never answered. */
@@ -332,20 +331,14 @@ export class Channel {
       what: describe(pending.message),
       timeout: pending.timeoutMs,
     }, window, windowBytes);
-    this.#streams.set(id, stream);
-    const owner = pending.streams;
-    if (owner) {
-      owner.add(stream);
-      stream.onEnd = () => owner.delete(stream);
-    }
+    this.#streams.add(id, stream, pending.streams);
     this.#settle(id, stream);
   }
 
   /** The daemon ended stream `id`: with a return value, or with an error envelope. */
   #endStream(id: number, error: Payload | undefined): void {
-    const stream = this.#streams.get(id);
+    const stream = this.#streams.delete(id);
     if (!stream) return;
-    this.#streams.delete(id);
     if (error === undefined) {
       stream.finish();
       return;

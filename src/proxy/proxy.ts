@@ -8,7 +8,8 @@ import { Relocation, type Connection, type Relocator } from "./relocation.js";
 import { Signal } from "../signal.js";
 import { ProxySignal } from "./remote-signal.js";
 import type { LockLostReason, Remote } from "./remote.js";
-import { iterableReply, type RemoteStream } from "./remote-stream.js";
+import { iterableReply } from "./remote-stream.js";
+import type { StreamOwner } from "./stream-refs.js";
 
 const CLOSE_UNSUBSCRIBE_TIMEOUT_MS = 1000;
 
@@ -87,7 +88,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const signals = new Map<string, ProxySignal>();
   // Streams of this proxy's calls still open: $close() stops them.
-  const streams = new Set<RemoteStream>();
+  const streams: StreamOwner = new Set();
   const oneway = () => new Set(state.metadata.oneway);
   let onewaySet = oneway();
   const link = new Relocation(state.connection, {
@@ -189,7 +190,7 @@ export function createProxy<T>(state: ProxyState): Remote<T> {
         const { channel, objectId, release } = link.current;
         const bound = Math.min(state.timeout, CLOSE_UNSUBSCRIBE_TIMEOUT_MS);
         channel.reset.disconnect(onReset);
-        for (const stream of [...streams]) await stream.close();
+        for (const stream of [...streams]) await stream.deref()?.close();
         // The connection may outlive this proxy (shared): give back the lock it holds, only its own.
         const token = lockToken;
         lockToken = undefined;
