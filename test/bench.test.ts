@@ -50,3 +50,15 @@ it("npm run bench --quick measures every figure beside its baseline", async () =
     rmSync(dir, { recursive: true, force: true });
   }
 }, 180_000);
+
+// Keeps the paired comparison (bench/paired.ts) from rotting: a few small rounds, each side against the other.
+it("bench/paired.js compares pyro-ts with its raw baseline in alternating rounds and prints the median of their ratios", async () => {
+  for (const transport of ["tcp", "zmq"]) {
+    const { stdout } = await run(process.execPath, ["dist/bench/paired.js", "--transport", transport, "--workload", "sequential", "--rounds", "3", "--calls", "200", "--warmup", "200"], { timeout: 60_000 });
+    expect(stdout).toMatch(/^sequential calls, 3 rounds of 200:/);
+    expect(stdout).toMatch(new RegExp(`pyro-ts ${transport}: median \\d+ calls/s`));
+    expect(stdout).toMatch(transport === "tcp" ? /raw node:net: median \d+ calls\/s/ : /raw zeromq\.js: median \d+ calls\/s/);
+    const ratio = /median of the rounds' (\d+\.\d+)/.exec(stdout);
+    expect(Number(ratio?.[1])).toBeGreaterThan(0);
+  }
+}, 150_000);
