@@ -10,7 +10,7 @@ export const EXIT_INTERRUPTED = 130;
 
 /** Prints data: JSON when asked, else a readable form. */
 export function print(data: unknown, json: boolean, human: (data: never) => string): void {
-  process.stdout.write(`${json ? JSON.stringify(data, jsonReplacer, 2) : human(data as never)}\n`);
+  process.stdout.write(`${json ? jsonOf(data, 2) : human(data as never)}\n`);
 }
 
 /**
@@ -18,22 +18,48 @@ export function print(data: unknown, json: boolean, human: (data: never) => stri
  * unindented (undefined as null); else as show() formats it, unindented too.
  */
 export function printLine(data: unknown, json: boolean): void {
-  const text = !json && typeof data === "string" ? data : (JSON.stringify(json ? (data ?? null) : data, jsonReplacer) ?? String(data));
-  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${json ? jsonOf(data ?? null) : showOne(data, undefined)}\n`);
 }
 
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Map) return Object.fromEntries(value);
-  if (value instanceof Set) return [...value];
-  return value;
+/** Bytes shown in a readable summary of a binary value; the rest is counted. */
+const SHOWN_BYTES = 32;
+
+/** JSON for scripts: bytes as `{"base64": …}` (lossless, and not a byte per line). */
+function jsonOf(data: unknown, indent?: number): string {
+  return JSON.stringify(data, replacer((bytes) => ({ base64: bytes.toString("base64") })), indent) ?? String(data);
 }
 
-/** Formats any value for a terminal. */
-export function show(value: unknown): string {
+/** `<3 bytes: 01 02 ff>`: a camera frame must not fill the terminal with numbers. */
+function summary(bytes: Buffer): string {
+  const hex = bytes.subarray(0, SHOWN_BYTES).toString("hex").replace(/(..)(?!$)/g, "$1 ");
+  return `<${bytes.length} byte${bytes.length === 1 ? "" : "s"}${bytes.length > 0 ? `: ${hex}${bytes.length > SHOWN_BYTES ? " …" : ""}` : ""}>`;
+}
+
+/**
+ * JSON.stringify's replacer: bigints as strings, Maps as objects, Sets as arrays, and binary
+ * values as `binary` makes them. (It reads the holder: a Buffer's toJSON has run before it.)
+ */
+function replacer(binary: (bytes: Buffer) => unknown): (this: unknown, key: string, value: unknown) => unknown {
+  return function (this: unknown, key: string, value: unknown): unknown {
+    const original = (this as Record<string, unknown>)[key];
+    if (original instanceof Uint8Array) return binary(Buffer.from(original.buffer, original.byteOffset, original.byteLength));
+    if (typeof value === "bigint") return value.toString();
+    if (value instanceof Map) return Object.fromEntries(value);
+    if (value instanceof Set) return [...value];
+    return value;
+  };
+}
+
+function showOne(value: unknown, indent: number | undefined): string {
   if (typeof value === "string") return value;
   if (value === undefined) return "undefined";
-  return JSON.stringify(value, jsonReplacer, 2) ?? String(value);
+  if (value instanceof Uint8Array) return summary(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  return JSON.stringify(value, replacer(summary), indent) ?? String(value);
+}
+
+/** Formats any value for a terminal: binary values summarised (`<n bytes: 01 02 …>`). */
+export function show(value: unknown): string {
+  return showOne(value, 2);
 }
 
 /** One line for an error a user can act on; a stack only for what looks like our bug. */

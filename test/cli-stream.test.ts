@@ -101,18 +101,18 @@ describe("pyro-ts call on a streamed result", () => {
     expect(none).toMatchObject({ exit: { code: 0, signal: null }, stdout: "", stderr: "" });
   }, TEST_MS);
 
-  it("--json: one parseable JSON line per item; bytes as the command prints a binary result", async () => {
+  it("--json: one parseable JSON line per item; bytes as base64, as the command prints a binary result", async () => {
     const [json, human, bytes] = await Promise.all([call("samples", "--json"), call("samples"), call("bytes", "--json")]);
     expect(json.exit.code).toBe(0);
     expect(json.stderr).toBe("");
     expect(json.lines).toHaveLength(5);
     const items = json.lines.map((line) => JSON.parse(line) as unknown);
-    expect(items).toEqual([1, "two words", { nm: 532, tags: ["green", "laser"], on: true }, { 0: 1, 1: 2, 2: 255 }, null]);
+    expect(items).toEqual([1, "two words", { nm: 532, tags: ["green", "laser"], on: true }, { base64: "AQL/" }, null]);
     // The same JSON as the single result of a method returning those bytes, on one line.
     expect(items[3]).toEqual(JSON.parse(bytes.stdout));
-    // Without --json: strings as they are, anything else as JSON, one line each.
+    // Without --json: strings as they are, bytes summarised, anything else as JSON, one line each.
     expect(human).toMatchObject({ exit: { code: 0 }, stderr: "" });
-    expect(human.lines).toEqual(["1", "two words", '{"nm":532,"tags":["green","laser"],"on":true}', '{"0":1,"1":2,"2":255}', "null"]);
+    expect(human.lines).toEqual(["1", "two words", '{"nm":532,"tags":["green","laser"],"on":true}', "<3 bytes: 01 02 ff>", "null"]);
   }, TEST_MS);
 
   it("prints items as they come, not all at the end", async () => {
@@ -183,6 +183,6 @@ describe("pyro-ts call on a streamed result", () => {
     expect(number).toMatchObject({ exit: { code: 0, signal: null }, stdout: "532\n", stderr: "" });
     // An array is a value, sent whole and printed as one (indented) result.
     expect(array).toMatchObject({ exit: { code: 0 }, stdout: `${JSON.stringify([405, 532, 633], null, 2)}\n` });
-    expect(bytes).toMatchObject({ exit: { code: 0 }, stdout: `${JSON.stringify({ 0: 1, 1: 2, 2: 255 }, null, 2)}\n` });
+    expect(bytes).toMatchObject({ exit: { code: 0 }, stdout: "<3 bytes: 01 02 ff>\n" });
   }, TEST_MS);
 });
