@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callContext, Daemon, DaemonError, expose, oneway } from "../src/index.js";
+import type { Pyro5Remote } from "../src/pyro5/index.js";
 import { mustRunPyro5, pyro5Unavailable, runPython } from "./pyro5-python.js";
 
 @expose
@@ -70,6 +71,15 @@ class Laser {
     if (kind === "value") throw new RangeError(`bad value: ${kind}`);
     if (kind === "type") throw new TypeError("wrong type");
     throw new Error("plain failure");
+  }
+
+  /** Pyro's callback pattern: calls back the Python object passed as a proxy, then lets its connection go. */
+  async call_back(listener: Pyro5Remote<{ hear(value: number): number }>, value: number): Promise<number> {
+    try {
+      return await listener.hear(value);
+    } finally {
+      await listener.$close();
+    }
   }
 
   async fail_later(): Promise<never> {
@@ -181,6 +191,15 @@ describe.skipIf(unavailable !== undefined)(`a pyro-ts daemon serving Python Pyro
       expect(seen.special_floats).toEqual(["number:NaN", "number:Infinity", "number:-Infinity"]);
     });
 
+    it("passes URIs as URI strings and proxies as Pyro5 proxies: a TypeScript method calls back a Python object (Pyro's callback pattern)", () => {
+      const { sent, seen: uri } = seen.uri_argument as { sent: string; seen: string };
+      expect(sent).toMatch(/^PYRO:obj_\w+@127\.0\.0\.1:\d+$/);
+      expect(uri).toBe(`string:${sent}`);
+      expect(seen.callback_through_proxy).toBe(42);
+      expect(seen.callback_through_object).toBe(8);
+      expect(seen.callback_heard).toEqual([21, 4]);
+    });
+
     it("calls methods, reads attributes and writes writable ones", () => {
       expect(seen.add).toBe(5);
       expect(seen.add_floats).toBe(0.75);
@@ -194,7 +213,7 @@ describe.skipIf(unavailable !== undefined)(`a pyro-ts daemon serving Python Pyro
     });
 
     it("gets the metadata in the handshake: methods (oneway ones too), oneway, attributes; nothing private", () => {
-      const meta = { methods: ["add", "describe", "echo", "fail", "fail_later", "note", "scan", "scan_then_fail", "square"], oneway: ["note"], attrs: ["model", "power"] };
+      const meta = { methods: ["add", "call_back", "describe", "echo", "fail", "fail_later", "note", "scan", "scan_then_fail", "square"], oneway: ["note"], attrs: ["model", "power"] };
       expect(seen.metadata_seen_by_proxy).toEqual(meta);
       expect(seen.get_metadata).toEqual(meta);
     });

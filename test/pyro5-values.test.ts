@@ -226,7 +226,7 @@ describe.skipIf(unavailable !== undefined)(`values: a Python Pyro5 daemon and py
   });
 });
 
-/** What TypeScript received, as one line of text: types shown (bigint as 5n, Buffer as hex, Set and arrays apart). */
+/** What TypeScript received, as one line of text: types shown (bigint as 5n, Buffer as hex, Set and arrays apart, a proxy as Proxy<its URI>). */
 function show(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === "bigint") return `${value}n`;
@@ -235,6 +235,7 @@ function show(value: unknown): string {
   if (Buffer.isBuffer(value)) return `Buffer<${value.toString("hex")}>`;
   if (value instanceof Set) return `Set{${[...value].map(show).join(",")}}`;
   if (Array.isArray(value)) return `[${value.map(show).join(",")}]`;
+  if ("$uri" in value) return `Proxy<${String((value as { $uri: unknown }).$uri)}>`;
   return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}:${show(item)}`).join(",")}}`;
 }
 
@@ -329,8 +330,9 @@ describe.skipIf(unavailable !== undefined)(`values: a Python Pyro5 client and a 
       decimal: '"1.10"',
       thing: '{"a":1,"b":"x","__class__":"__main__.Thing"}',
       exception: '{"__class__":"builtins.ValueError","__exception__":true,"args":["passed, not raised"],"attributes":{}}',
-      uri: '{"__class__":"Pyro5.core.URI","state":["PYRO","obj",null,"127.0.0.1",5555]}',
-      proxy: '{"__class__":"Pyro5.client.Proxy","state":["PYRO:obj@127.0.0.1:5555",[],[],[],"hello",null]}',
+      // A URI arrives as its string, a proxy as a Pyro5 proxy (connecting on its first call), as in results.
+      uri: '"PYRO:obj@127.0.0.1:5555"',
+      proxy: "Proxy<PYRO:obj@127.0.0.1:5555>",
     };
     const bySerializer = serializer === "serpent"
       ? { set: "Set{1,2}", frozenset: "Set{3}", bytes: "Buffer<0001ff>", complex: '{"real":1,"imag":-2}' }

@@ -5,14 +5,13 @@ import { exceptionFromDict } from "../wire/class-dicts.js";
 import { PythonError } from "../wire/python-error.js";
 import type { Pyro5Serializer } from "../wire/serializer.js";
 import type { Pyro5Reply } from "./connection-pool.js";
+import { mayHoldClassDicts } from "./revive.js";
 
 /** An item stream the daemon opened for a call: its id, and the connection it lives on. */
 export interface StreamOpened {
   readonly streamId: string;
   readonly reply: Pyro5Reply;
 }
-
-const CLASS_MARK = Buffer.from("__class__");
 
 /** Decodes a RESULT's payload; `revive` turns URI and proxy dicts into pyro-ts values (only looked for when the payload names a class). */
 export function decodeResult(serializer: Pyro5Serializer, reply: Pyro5Reply, revive: (value: unknown) => unknown): unknown {
@@ -22,7 +21,7 @@ export function decodeResult(serializer: Pyro5Serializer, reply: Pyro5Reply, rev
   if (message.serializerId !== serializer.id) throw new SerializeError(`invalid serializer in response: ${message.serializerId}, expected ${serializer.id}`);
   const value = serializer.decode(message.payload);
   if (message.flags & Flag.exception) throw errorOf(value);
-  return message.payload.includes(CLASS_MARK) ? revive(value) : value;
+  return mayHoldClassDicts(message.payload) ? revive(value) : value;
 }
 
 /** The error an exception dict stands for (PythonError), or a ProtocolError if it is none. */

@@ -7,12 +7,13 @@ import { NamingError } from "../../errors.js";
 import { DEFAULT_TIMEOUT } from "../../proxy/connect.js";
 import { validCallTimeout, validTimeout } from "../../proxy/proxy.js";
 import { parseUri } from "../../uri.js";
-import { proxyFromDict, uriFromDict } from "../wire/class-dicts.js";
+import type { Pyro5ProxyState } from "../wire/class-dicts.js";
 import { serializerByName } from "../wire/serializer.js";
 import { Pyro5Pool } from "./connection-pool.js";
 import { checkMetadata, type Pyro5Metadata } from "./pyro5-metadata.js";
 import { createPyro5Proxy, PYRO5_DAEMON_ID } from "./pyro5-proxy.js";
 import type { Pyro5Remote } from "./pyro5-remote.js";
+import { revive } from "./revive.js";
 
 export interface Pyro5ConnectOptions {
   /** Timeout of each call in ms (0 or Infinity: none). Default 30000. */
@@ -67,7 +68,7 @@ function proxyOf<T>({ options, pool, uri, objectId }: Resolved, metadata: Pyro5M
     serializer: serializerByName(options.serializer ?? "json"),
     metadata,
     timeout: validCallTimeout(options.timeout ?? DEFAULT_TIMEOUT),
-    revive: (value) => revive(value, options, 0),
+    revive: reviver(options),
   });
 }
 
@@ -106,20 +107,11 @@ export interface Pyro5DaemonObject {
   get_metadata(objectId: string): Pyro5Metadata;
 }
 
-const MAX_REVIVE_DEPTH = 100;
-
-/** URI dicts become URI strings, proxy dicts proxies (connecting on first use); the rest is left as it is. */
-function revive(value: unknown, options: Pyro5ConnectOptions, depth: number): unknown {
-  if (typeof value !== "object" || value === null || depth > MAX_REVIVE_DEPTH || Buffer.isBuffer(value)) return value;
-  if (Array.isArray(value)) return value.map((item) => revive(item, options, depth + 1));
-  if (value instanceof Set) return new Set([...value].map((item) => revive(item, options, depth + 1)));
-  const uri = uriFromDict(value);
-  if (uri !== undefined) return uri;
-  const proxy = proxyFromDict(value);
-  if (proxy !== undefined) {
-    return proxyOf(open(proxy.uri, options), { methods: proxy.methods, oneway: proxy.oneway, attrs: proxy.attrs });
-  }
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) record[key] = revive(record[key], options, depth + 1);
-  return record;
+/**
+ * What values from a Python peer become: URI dicts URI strings, proxy dicts proxies made with
+ * `options` (connecting on their first call, so `$close()` them); see revive.ts.
+ */
+export function reviver(options: Pyro5ConnectOptions): (value: unknown) => unknown {
+  const proxyFromState = (proxy: Pyro5ProxyState): unknown => proxyOf(open(proxy.uri, options), { methods: proxy.methods, oneway: proxy.oneway, attrs: proxy.attrs });
+  return (value) => revive(value, proxyFromState);
 }

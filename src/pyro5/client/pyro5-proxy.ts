@@ -102,12 +102,24 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
     },
   });
 
+  // A proxy a Python peer made and never bound arrives with no metadata (as Python's own
+  // proxy, it fetches it before its first call): until then every name is taken for a method.
+  let metadataKnown = state.metadata.methods.length + state.metadata.attrs.length + state.metadata.oneway.length > 0;
+  let fetchingMetadata: Promise<unknown> | undefined;
+  const afterMetadata = async (name: string): Promise<void> => {
+    await (fetchingMetadata ??= controls.$meta!().then(() => (metadataKnown = true)));
+    if (!state.metadata.methods.includes(name)) throw unknownMember(name);
+  };
+
   const method = (name: string): ((...args: unknown[]) => unknown) => {
     let fn = methods.get(name);
     if (!fn) {
       fn = (...args: unknown[]) => {
-        const oneway = state.metadata.oneway.includes(name);
-        return iterable(invoke(name, args, { oneway }).then((value) => (oneway ? undefined : value)), `${state.uri} ${name}()`);
+        const send = (): Promise<unknown> => {
+          const oneway = state.metadata.oneway.includes(name);
+          return invoke(name, args, { oneway }).then((value) => (oneway ? undefined : value));
+        };
+        return iterable(metadataKnown ? send() : afterMetadata(name).then(send), `${state.uri} ${name}()`);
       };
       methods.set(name, fn);
     }
@@ -140,7 +152,7 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
   const unknownMember = (name: string): UnknownMemberError =>
     new UnknownMemberError(`${state.uri} has no exposed member ${JSON.stringify(name)} (methods: ${state.metadata.methods.join(", ") || "none"}; attributes: ${state.metadata.attrs.join(", ") || "none"})`);
 
-  const controls: Record<string, unknown> = {
+  const controls: Record<string, unknown> & { $meta?: () => Promise<Pyro5Metadata> } = {
     $set: async (name: string, value: unknown): Promise<void> => {
       if (!state.metadata.attrs.includes(name)) throw unknownMember(name);
       await invoke("__setattr__", [name, value]);
@@ -171,7 +183,7 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
           return state.timeout;
       }
       if (Object.hasOwn(controls, prop)) return controls[prop];
-      if (state.metadata.methods.includes(prop)) return method(prop);
+      if (state.metadata.methods.includes(prop) || !metadataKnown) return method(prop);
       if (state.metadata.attrs.includes(prop)) return attribute(prop);
       throw unknownMember(prop);
     },

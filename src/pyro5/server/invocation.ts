@@ -8,9 +8,11 @@
 import type { HostedResult, ObjectHost } from "../../daemon/object-host.js";
 import type { Request } from "../../daemon/dispatch.js";
 import { DaemonError, MessageTooLargeError, ProtocolError, SerializeError } from "../../errors.js";
+import { reviver } from "../client/connect.js";
+import { mayHoldClassDicts } from "../client/revive.js";
 import { decodeCall, type Pyro5Call } from "../wire/call-payload.js";
 import { errorToExceptionWrapperDict } from "../wire/class-dicts.js";
-import { Flag } from "../wire/constants.js";
+import { Flag, SerializerId } from "../wire/constants.js";
 import type { Pyro5Message } from "../wire/message.js";
 import { jsonSerializer, serializerById, type Pyro5Serializer } from "../wire/serializer.js";
 import type { ItemStreams } from "./item-streams.js";
@@ -38,6 +40,13 @@ export function notAccepted(serializerId: number): SerializeError {
   return new SerializeError(`message used serializer ${serializerId}, which this pyro-ts daemon does not accept: it answers ${ACCEPTED_SERIALIZERS}`);
 }
 
+/**
+ * URIs and proxies a Python client passes (Pyro's callback pattern: a proxy of an object of its
+ * own daemon) arrive as URI strings and Pyro5Remote proxies, speaking the serializer the client
+ * used; a proxy connects on its first call, and the method `$close()`s it when done.
+ */
+const REVIVE = { json: reviver({ serializer: "json" }), serpent: reviver({ serializer: "serpent" }) };
+
 /** A Pyro5 "result of call is an iterator" reply carries this annotation with the stream id. */
 const STREAM_ANNOTATION = "STRM";
 
@@ -49,6 +58,7 @@ export async function answerInvoke(scope: InvocationScope, message: Pyro5Message
   let call: Pyro5Call;
   try {
     call = decodeCall(serializer, message.payload);
+    if (mayHoldClassDicts(message.payload)) call = { ...call, params: REVIVE[serializer.id === SerializerId.json ? "json" : "serpent"](call.params) as unknown[] };
   } catch (error) {
     return fail(error, true);
   }
