@@ -18,13 +18,16 @@
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
+import { readUint32 as uint32, writeUint32 } from "../uint32.js";
 import { jsonText } from "./json-text.js";
 import { isLockToken, KIND_CODES, NO_ATTACHMENTS, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
 export const HEADER_SIZE = 12;
 const FLAG_ONEWAY = 1;
 const FLAG_LOCK = 2;
-const KIND_BY_CODE = new Map<number, MessageKind>(Object.entries(KIND_CODES).map(([kind, code]) => [code, kind as MessageKind]));
+/** Kinds by wire code (an array: looked up for every message received). */
+const KIND_BY_CODE: (MessageKind | undefined)[] = [];
+for (const [kind, code] of Object.entries(KIND_CODES)) KIND_BY_CODE[code] = kind as MessageKind;
 
 /** One frame as handed to the socket: strings are sent as UTF-8 without an extra copy here. */
 export type OutFrame = Uint8Array | string;
@@ -35,8 +38,8 @@ function header(kind: MessageKind, id: number, flags: number, attachments: numbe
   h[1] = KIND_CODES[kind];
   h[2] = flags;
   h[3] = 0;
-  h.writeUInt32BE(id >>> 0, 4);
-  h.writeUInt32BE(attachments, 8);
+  writeUint32(h, id >>> 0, 4);
+  writeUint32(h, attachments, 8);
   return h;
 }
 
@@ -209,10 +212,6 @@ function asBuffer(frame: Uint8Array): Buffer {
   return frame instanceof Buffer ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
 }
 
-function uint32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
-
 function parseBody(frame: Uint8Array): unknown[] {
   let body: unknown;
   try {
@@ -260,7 +259,7 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
   const h = frames[0]!;
   if (h.length !== HEADER_SIZE) bad(`header is ${h.length} bytes, expected ${HEADER_SIZE}`);
   if (h[0] !== PROTOCOL_VERSION) bad(`unsupported protocol version ${h[0]} (this side speaks ${PROTOCOL_VERSION})`);
-  const kind = KIND_BY_CODE.get(h[1]!);
+  const kind = KIND_BY_CODE[h[1]!];
   if (kind === undefined) bad(`unknown message kind ${h[1]}`);
   const id = uint32(h, 4);
   const declared = uint32(h, 8);

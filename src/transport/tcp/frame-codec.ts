@@ -12,6 +12,7 @@
  */
 import { ByteQueue } from "../../byte-queue.js";
 import { MessageTooLargeError, ProtocolError, SecurityError } from "../../errors.js";
+import { readUint32, writeUint32 } from "../../uint32.js";
 
 export const PREAMBLE = Buffer.from([0x50, 0x59, 0x54, 0x53, 1, 0, 0, 0]);
 /** The preamble of a daemon that refuses this client, and closes. */
@@ -74,13 +75,13 @@ export function encodeInto(frames: readonly OutFrame[], target: Buffer, at: numb
     else bound += frame.byteLength;
   }
   if (bound > target.length) return -1;
-  at = target.writeUInt32BE(frames.length, at);
+  at = writeUint32(target, frames.length, at);
   for (const frame of frames) {
     const start = at + U32;
     let length = frame.length;
     if (typeof frame === "string") length = target.write(frame, start, "utf8");
     else target.set(frame, start);
-    target.writeUInt32BE(length, at);
+    writeUint32(target, length, at);
     at = start + length;
   }
   return at;
@@ -184,14 +185,14 @@ export class FrameDecoder {
     const chunk = this.#bytes.head;
     const start = this.#bytes.headOffset;
     if (chunk.length - start < U32) return undefined;
-    const count = chunk.readUInt32BE(start);
+    const count = readUint32(chunk, start);
     if (count === 0 || count > WHOLE_MESSAGE_FRAMES) return undefined;
     const frames: Buffer[] = [];
     let at = start + U32;
     let size = 0;
     for (let i = 0; i < count; i++) {
       if (chunk.length - at < U32) return undefined;
-      const length = chunk.readUInt32BE(at);
+      const length = readUint32(chunk, at);
       size += length;
       if (at + U32 + length > chunk.length || size > this.#maxMessageSize) return undefined;
       frames.push(chunk.subarray(at + U32, at + U32 + length));
