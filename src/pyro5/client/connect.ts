@@ -60,8 +60,17 @@ function open(uri: string, options: Pyro5ConnectOptions): Resolved {
   return { options, pool, uri, objectId: parsed.object };
 }
 
-function proxyOf<T>({ options, pool, uri, objectId }: Resolved, metadata: Pyro5Metadata): Pyro5Remote<T> {
-  return createPyro5Proxy<T>({
+/**
+ * A proxy its program lets go of without `$close()` closes its connections once the garbage
+ * collector has taken it and its streams (as Python's proxy does when deleted): a daemon given a
+ * callback proxy per call must not keep a connection per call. Registered: the proxy's state,
+ * which its streams hold too.
+ */
+const uncollected = new FinalizationRegistry<Pyro5Pool>((pool) => pool.close());
+
+/** A proxy on `pool`; `ownsPool`: the pool is this proxy's alone, closed with it. */
+function proxyOf<T>({ options, pool, uri, objectId }: Resolved, metadata: Pyro5Metadata, ownsPool = true): Pyro5Remote<T> {
+  const state = {
     pool,
     uri,
     objectId,
@@ -69,7 +78,9 @@ function proxyOf<T>({ options, pool, uri, objectId }: Resolved, metadata: Pyro5M
     metadata,
     timeout: validCallTimeout(options.timeout ?? DEFAULT_TIMEOUT),
     revive: reviver(options),
-  });
+  };
+  if (ownsPool) uncollected.register(state, pool);
+  return createPyro5Proxy<T>(state);
 }
 
 /** Connects to a Pyro5 object: the handshake fetches its metadata, so unknown members fail locally. */
@@ -86,7 +97,7 @@ export async function connect<T>(uri: string, options: Pyro5ConnectOptions = {})
 
 /** A daemon that sent no metadata in its handshake: ask its daemon object, as Pyro5's proxy does. */
 async function fetchMetadata(resolved: Resolved): Promise<Pyro5Metadata> {
-  const daemon = proxyOf<Pyro5DaemonObject>({ ...resolved, objectId: PYRO5_DAEMON_ID }, { methods: ["get_metadata"], oneway: [], attrs: [] });
+  const daemon = proxyOf<Pyro5DaemonObject>({ ...resolved, objectId: PYRO5_DAEMON_ID }, { methods: ["get_metadata"], oneway: [], attrs: [] }, false);
   const meta: unknown = await daemon.get_metadata(resolved.objectId);
   return checkMetadata(meta, resolved.uri);
 }
