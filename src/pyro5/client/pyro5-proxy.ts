@@ -107,7 +107,14 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
   let metadataKnown = state.metadata.methods.length + state.metadata.attrs.length + state.metadata.oneway.length > 0;
   let fetchingMetadata: Promise<unknown> | undefined;
   const afterMetadata = async (name: string): Promise<void> => {
-    await (fetchingMetadata ??= controls.$meta!().then(() => (metadataKnown = true)));
+    // A failed fetch (the daemon unreachable) is tried again by the next call.
+    await (fetchingMetadata ??= meta().then(
+      () => (metadataKnown = true),
+      (error: unknown) => {
+        fetchingMetadata = undefined;
+        throw error;
+      },
+    ));
     if (!state.metadata.methods.includes(name)) throw unknownMember(name);
   };
 
@@ -152,15 +159,17 @@ export function createPyro5Proxy<T>(state: Pyro5ProxyState): Pyro5Remote<T> {
   const unknownMember = (name: string): UnknownMemberError =>
     new UnknownMemberError(`${state.uri} has no exposed member ${JSON.stringify(name)} (methods: ${state.metadata.methods.join(", ") || "none"}; attributes: ${state.metadata.attrs.join(", ") || "none"})`);
 
-  const controls: Record<string, unknown> & { $meta?: () => Promise<Pyro5Metadata> } = {
+  const meta = async (): Promise<Pyro5Metadata> => {
+    state.metadata = checkMetadata(await invoke("get_metadata", [state.objectId], { object: PYRO5_DAEMON_ID }), state.uri);
+    return state.metadata;
+  };
+
+  const controls: Record<string, unknown> = {
     $set: async (name: string, value: unknown): Promise<void> => {
       if (!state.metadata.attrs.includes(name)) throw unknownMember(name);
       await invoke("__setattr__", [name, value]);
     },
-    $meta: async (): Promise<Pyro5Metadata> => {
-      state.metadata = checkMetadata(await invoke("get_metadata", [state.objectId], { object: PYRO5_DAEMON_ID }), state.uri);
-      return state.metadata;
-    },
+    $meta: meta,
     $batch: batch,
     $close: async (): Promise<void> => {
       if (closed) return;
