@@ -19,6 +19,7 @@ import {
 } from "../src/federation/sim-metrics.js";
 import type { SimNode } from "../src/federation/simulator.js";
 import { prng } from "../test/seeded.js";
+import { median } from "./measure.js";
 
 /** A simulated figure beside its goal. */
 export interface GoalFigure {
@@ -40,11 +41,6 @@ const SEED = 20_240_611;
 
 function figure(name: string, unit: string, value: number, goal: number): GoalFigure {
   return { name, unit, value, goal, ratio: goal === 0 ? (value === 0 ? 0 : Infinity) : value / goal };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** A node at random that is not the leader: the trials are about members, not elections. */

@@ -61,6 +61,13 @@ export async function alternating<T>(rounds: number, sides: readonly (() => Prom
   return best as T[];
 }
 
+/** The median (of an even count, the mean of the middle two). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 /** A figure for a table: whole numbers with thousands separators from 100 up, else 3 significant digits. */
 export function formatNumber(n: number): string {
   if (n >= 100) return Math.round(n).toLocaleString("en-US");

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { connect as connectHere } from "../src/index.js";
 import type { BenchObject } from "./bench-object.js";
 import { startChild as startChildHere, type Child } from "./children.js";
-import { pipelined, timed, type Rate } from "./measure.js";
+import { median, pipelined, timed, type Rate } from "./measure.js";
 import { RawClient } from "./raw-client.js";
 import { RawNetClient } from "./raw-net-client.js";
 
@@ -85,8 +85,6 @@ function round(side: Side): Promise<Rate> {
     })
     : pipelined(calls, 100, side.echo);
 }
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const sides: Side[] = [];
 try {

@@ -12,7 +12,7 @@
 import { pyro5 } from "../src/index.js";
 import { pyro5Unavailable, startPython } from "../test/pyro5-python.js";
 import { startChild } from "./children.js";
-import { cpuMicros, pipelined, runCleanups, timed, type Rate } from "./measure.js";
+import { cpuMicros, median, pipelined, runCleanups, timed, type Rate } from "./measure.js";
 import { PYTHON_SCRIPTS, PythonClient, type Round } from "./pyro5/python-client.js";
 import type { Figure } from "./rpc-benchmarks.js";
 
@@ -50,12 +50,6 @@ const CLEANUP_LIMIT_MS = 8000;
 const figure = (name: string, pyro: number, baseline: number, baselineName: string, target?: number): Figure => ({
   name, unit: "calls/s", pyro, baseline, baselineName, ratio: pyro / baseline, ...(target !== undefined && { target }),
 });
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /**
  * Each side's median round (calls/s and CPU per call, each the median of its own) of `rounds`

@@ -8,16 +8,12 @@ import type { FederationReport, GoalFigure } from "./federation-benchmarks.js";
 import { REPLICATION_GOALS, measureChangeCost, measureRegistration, runPartitionScenario, type PartitionOutcome } from "../src/federation/sim-replication-metrics.js";
 import { ReplicationSimulator } from "../src/federation/sim-replication.js";
 import { prng } from "../test/seeded.js";
+import { median } from "./measure.js";
 
 const SEED = 20_240_612;
 
 function figure(name: string, unit: string, value: number, goal: number): GoalFigure {
   return { name, unit, value, goal, ratio: goal === 0 ? (value === 0 ? 0 : Infinity) : value / goal };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 interface Plan {
