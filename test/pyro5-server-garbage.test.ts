@@ -251,6 +251,15 @@ describe("garbage on the Pyro5 port", () => {
       expect((await peer.invoke("probe", "add", [2, 2])).value).toBe(4);
     });
 
+    it("a proxy argument whose URI is no PYRO: URI: NamingError for that call, and the connection goes on", async () => {
+      const peer = await connected();
+      const proxy = { __class__: "Pyro5.client.Proxy", state: ["PYRONAME:lab.nowhere", [], [], [], "hello", null] };
+      const { value, exception } = await peer.invoke("probe", "add", [proxy, 1]);
+      expect(exception).toBe(true);
+      expect(value).toMatchObject({ __class__: "Pyro5.errors.NamingError", args: [expect.stringContaining("is not a PYRO: URI")] });
+      expect((await peer.invoke("probe", "add", [2, 3])).value).toBe(5);
+    });
+
     it("keyword arguments: a TypeError that says why", async () => {
       const peer = await connected();
       const { value } = await peer.invoke("probe", "add", [], { kwargs: { a: 1, b: 2 } });

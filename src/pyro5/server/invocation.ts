@@ -58,9 +58,14 @@ export async function answerInvoke(scope: InvocationScope, message: Pyro5Message
   let call: Pyro5Call;
   try {
     call = decodeCall(serializer, message.payload);
-    if (mayHoldClassDicts(message.payload)) call = { ...call, params: REVIVE[serializer.id === SerializerId.json ? "json" : "serpent"](call.params) as unknown[] };
   } catch (error) {
     return fail(error, true);
+  }
+  try {
+    if (mayHoldClassDicts(message.payload)) call = { ...call, params: REVIVE[serializer.id === SerializerId.json ? "json" : "serpent"](call.params) as unknown[] };
+  } catch (error) {
+    // A proxy of a URI that is no PYRO: URI: this call fails, the connection is sound.
+    return fail(error);
   }
   const oneway = (message.flags & Flag.oneway) !== 0;
   if (message.flags & Flag.batch) {
