@@ -24,7 +24,7 @@ function receipts(): { receipt: (name: string) => SendReceipt; outcomes: string[
 }
 
 describe("SendQueue (one native send at a time, batches under load)", () => {
-  it("sends a lone message of a turn at once, in the caller's tick", async () => {
+  it("sends a lone message of a tick at once, in the caller's tick", async () => {
     const writer = recordingWriter();
     const queue = new SendQueue(writer, batcher);
     queue.send(["a"]);
@@ -35,12 +35,12 @@ describe("SendQueue (one native send at a time, batches under load)", () => {
     await queue.drained();
   });
 
-  it("sends the rest of a burst made in one turn as one batch when the turn ends, each told it was sent", async () => {
+  it("sends the rest of a burst made in one tick as one batch when the tick ends, each told it was sent", async () => {
     const writer = recordingWriter();
     const queue = new SendQueue(writer, batcher);
     const { receipt, outcomes } = receipts();
     queue.send(["first"], receipt("first"));
-    await Promise.resolve(); // the first native send settles within the turn, as zeromq.js's do
+    await Promise.resolve(); // the first native send settles within the tick, as zeromq.js's do
     await Promise.resolve();
     for (const name of ["b", "c", "d"]) queue.send([name], receipt(name));
     expect(writer.sends).toEqual([["first"]]);
@@ -49,7 +49,7 @@ describe("SendQueue (one native send at a time, batches under load)", () => {
     expect(outcomes).toEqual(["first", "b", "c", "d"]);
   });
 
-  it("fails what waits for the turn's end when cleared, and drained() still resolves", async () => {
+  it("fails what waits for the tick's end when cleared, and drained() still resolves", async () => {
     const writer = recordingWriter();
     const queue = new SendQueue(writer, batcher);
     const { receipt, outcomes } = receipts();

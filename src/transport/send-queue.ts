@@ -32,7 +32,7 @@ function roughSize(frames: readonly OutFrame[]): number {
 /**
  * Serialises sends on one socket: zeromq.js rejects a second send while one is pending (EBUSY).
  * When nothing is in flight the message goes straight to the socket, in the caller's tick
- * (with a batcher: the first of a turn of the event loop; see send()). Each send tells its
+ * (with a batcher: the first of a tick; see send()). Each send tells its
  * receipt; one promise per native send, none per message, and no object of its own per message.
  */
 export class SendQueue {
@@ -47,9 +47,12 @@ export class SendQueue {
   #sending = 0;
   #head = 0;
   #busy = false;
-  /** A message went straight to the socket in this turn of the event loop. */
-  #sentThisTurn = false;
-  /** Messages wait for the end of this turn, to leave as one batch (#busy is set meanwhile). */
+  /**
+   * A message went straight to the socket in this tick: the JavaScript run by one event (a
+   * socket read, a timer) with the promise callbacks it queues, until process.nextTick's turn.
+   */
+  #sentThisTick = false;
+  /** Messages wait for the end of this tick, to leave as one batch (#busy is set meanwhile). */
   #deferred = false;
   #idle: (() => void)[] = [];
 
@@ -63,22 +66,24 @@ export class SendQueue {
     this.#frames.push(frames);
     this.#receipts.push(receipt);
     if (this.#busy) return;
-    if (this.#batcher && this.#sentThisTurn) {
-      // A second message in one turn: more are likely coming (the requests of a burst of
-      // replies, the replies to a batch of requests). Sent together when the turn ends, they
-      // take one native send instead of one each; a lone message per turn still leaves at once.
+    if (this.#batcher && this.#sentThisTick) {
+      // A second message in one tick: more are likely coming (the requests of a burst of
+      // replies, the replies to a batch of requests). Sent together when the tick ends, they
+      // take one native send instead of one each; a lone message per tick still leaves at once.
       this.#busy = this.#deferred = true;
       return;
     }
     if (this.#batcher) {
-      this.#sentThisTurn = true;
-      setImmediate(this.#turnEnded);
+      this.#sentThisTick = true;
+      // nextTick, not setImmediate: as late as a burst's messages can come, and cheaper (no
+      // Immediate object, no check-phase turn) on every sequential call.
+      process.nextTick(this.#tickEnded);
     }
     this.#pump();
   }
 
-  readonly #turnEnded = (): void => {
-    this.#sentThisTurn = false;
+  readonly #tickEnded = (): void => {
+    this.#sentThisTick = false;
     if (!this.#deferred) return;
     this.#deferred = false;
     if (this.#head < this.#frames.length) this.#pump();
