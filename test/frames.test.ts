@@ -86,22 +86,30 @@ describe("encodeMessage and decodeMessage", () => {
     expect(roundTrip(message)).toEqual(message);
   });
 
-  it("writes the header: version, kind, oneway flag, correlation id, attachment count", () => {
-    const [h] = received(encodeMessage({ kind: "call", id: 0x01020304, oneway: true, object: "o", member: "m", args: annotated }));
-    expect([...h!]).toEqual([PROTOCOL_VERSION, KIND_CODES.call, 1, 0, 1, 2, 3, 4, 0, 0, 0, 3]);
+  it("writes the header, then the body, in the first frame: version, kind, oneway flag, correlation id, attachment count", () => {
+    const [first] = received(encodeMessage({ kind: "call", id: 0x01020304, oneway: true, object: "o", member: "m", args: plain([1]) }));
+    expect([...first!.subarray(0, HEADER_SIZE)]).toEqual([PROTOCOL_VERSION, KIND_CODES.call, 1, 0, 1, 2, 3, 4, 0, 0, 0, 0]);
+    expect(first!.toString("utf8", HEADER_SIZE)).toBe(`["o","m",[1]]`);
   });
 
-  it("puts attachments after the body, byte for byte", () => {
+  it("puts attachments after the first frame, byte for byte", () => {
     const frames = received(encodeMessage({ kind: "result", id: 1, value: annotated }));
-    expect(frames).toHaveLength(2 + annotated.attachments.length);
-    expect(frames.slice(2).map((f) => [...f])).toEqual([[1, 2, 3], [], [255]]);
+    expect(frames).toHaveLength(1 + annotated.attachments.length);
+    expect(frames[0]!.readUInt32BE(8)).toBe(3);
+    expect(frames.slice(1).map((f) => [...f])).toEqual([[1, 2, 3], [], [255]]);
   });
 
   it("sends plain values without annotations and annotated ones with them", () => {
-    const [, plainBody] = received(encodeMessage({ kind: "result", id: 1, value: plain([1, 2]) }));
-    expect(JSON.parse(plainBody!.toString())).toEqual([[1, 2]]);
-    const [, annotatedBody] = received(encodeMessage({ kind: "result", id: 1, value: annotated }));
-    expect(JSON.parse(annotatedBody!.toString())).toEqual([annotated.value.json, annotated.value.meta]);
+    const bodyOf = (value: Payload): unknown => JSON.parse(received(encodeMessage({ kind: "result", id: 1, value }))[0]!.toString("utf8", HEADER_SIZE));
+    expect(bodyOf(plain([1, 2]))).toEqual([[1, 2]]);
+    expect(bodyOf(annotated)).toEqual([annotated.value.json, annotated.value.meta]);
+  });
+
+  it("gives every message bytes of its own, small or large, ASCII or not", () => {
+    const texts = ["a", "µW ✓ 😀".repeat(3), "x".repeat(700), "é".repeat(1000), "y".repeat(5000)];
+    const encoded = Array.from({ length: 300 }, (_, i) => encodeMessage({ kind: "result", id: i, value: plain(texts[i % texts.length]) }));
+    // Decoded only after all were made: no later message wrote over an earlier one's bytes.
+    encoded.forEach((frames, i) => expect(decodeMessage(received(frames))).toEqual({ kind: "result", id: i, value: plain(texts[i % texts.length]) }));
   });
 
   it("encodes undefined json as null", () => {
@@ -126,105 +134,108 @@ describe("encodeMessage and decodeMessage", () => {
 });
 
 describe("decodeMessage errors", () => {
-  it("needs at least a header and a body", () => {
-    expect(protocolErrorOf([])).toBe("message has 0 frame(s), at least 2 (header, body) are needed");
-    expect(protocolErrorOf([header()])).toBe("message has 1 frame(s), at least 2 (header, body) are needed");
+  it("needs a first frame with a header and a body", () => {
+    expect(protocolErrorOf([])).toBe("message has no frames");
+    expect(protocolErrorOf([header()])).toMatch(/^body is not valid JSON/);
   });
 
-  it("refuses a header of the wrong length", () => {
-    expect(protocolErrorOf([header().subarray(0, 11), body([1])])).toBe("header is 11 bytes, expected 12");
-    expect(protocolErrorOf([Buffer.concat([header(), bytes(0)]), body([1])])).toBe("header is 13 bytes, expected 12");
+  it("refuses a first frame shorter than a header, and a body in a frame of its own", () => {
+    expect(protocolErrorOf([header().subarray(0, 11)])).toBe("first frame is 11 bytes, shorter than the 12-byte header");
+    expect(protocolErrorOf([Buffer.alloc(0)])).toBe("first frame is 0 bytes, shorter than the 12-byte header");
+    // Version 1's layout (header and body in two frames) under this version's number.
+    expect(protocolErrorOf([header(), body([1])])).toBe("header declares 0 attachment frame(s), message carries 1");
   });
 
   it("refuses an unknown version", () => {
-    expect(protocolErrorOf([header({ version: 2 }), body([1])])).toBe(`unsupported protocol version 2 (this side speaks ${PROTOCOL_VERSION})`);
-    expect(protocolErrorOf([header({ version: 0 }), body([1])])).toMatch(/unsupported protocol version 0/);
+    expect(protocolErrorOf([Buffer.concat([header({ version: 1 }), body([1])])])).toBe(`unsupported protocol version 1 (this side speaks ${PROTOCOL_VERSION})`);
+    expect(protocolErrorOf([Buffer.concat([header({ version: PROTOCOL_VERSION + 1 }), body([1])])])).toMatch(/unsupported protocol version/);
+    expect(protocolErrorOf([Buffer.concat([header({ version: 0 }), body([1])])])).toMatch(/unsupported protocol version 0/);
   });
 
   it("refuses an unknown kind", () => {
-    expect(protocolErrorOf([header({ kind: 0 }), body([1])])).toBe("unknown message kind 0");
-    expect(protocolErrorOf([header({ kind: 255 }), body([1])])).toBe("unknown message kind 255");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: 0 }), body([1])])])).toBe("unknown message kind 0");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: 255 }), body([1])])])).toBe("unknown message kind 255");
   });
 
   it("refuses a declared attachment count that differs from the frames carried", () => {
-    expect(protocolErrorOf([header({ attachments: 2 }), body([0]), bytes(1)])).toBe("header declares 2 attachment frame(s), message carries 1");
-    expect(protocolErrorOf([header({ attachments: 0 }), body([0]), bytes(1)])).toBe("header declares 0 attachment frame(s), message carries 1");
+    expect(protocolErrorOf([Buffer.concat([header({ attachments: 2 }), body([0])]), bytes(1)])).toBe("header declares 2 attachment frame(s), message carries 1");
+    expect(protocolErrorOf([Buffer.concat([header({ attachments: 0 }), body([0])]), bytes(1)])).toBe("header declares 0 attachment frame(s), message carries 1");
   });
 
   it("refuses a body that is not JSON", () => {
-    expect(protocolErrorOf([header(), Buffer.from("[1,")])).toMatch(/^body is not valid JSON \(.+\)$/);
-    expect(protocolErrorOf([header(), Buffer.from("")])).toMatch(/^body is not valid JSON/);
+    expect(protocolErrorOf([Buffer.concat([header(), Buffer.from("[1,")])])).toMatch(/^body is not valid JSON \(.+\)$/);
+    expect(protocolErrorOf([Buffer.concat([header(), Buffer.from("")])])).toMatch(/^body is not valid JSON/);
   });
 
   it("refuses a body that is not an array", () => {
-    expect(protocolErrorOf([header(), body({ json: 1 })])).toBe("body is not a JSON array");
-    expect(protocolErrorOf([header(), body("x")])).toBe("body is not a JSON array");
-    expect(protocolErrorOf([header(), body(null)])).toBe("body is not a JSON array");
+    expect(protocolErrorOf([Buffer.concat([header(), body({ json: 1 })])])).toBe("body is not a JSON array");
+    expect(protocolErrorOf([Buffer.concat([header(), body("x")])])).toBe("body is not a JSON array");
+    expect(protocolErrorOf([Buffer.concat([header(), body(null)])])).toBe("body is not a JSON array");
   });
 
   it("refuses a call whose object id or member is not a string", () => {
     const call = header({ kind: KIND_CODES.call });
-    expect(protocolErrorOf([call, body([1, "m", []])])).toBe("object id (body[0]) must be a string");
-    expect(protocolErrorOf([call, body(["o", null, []])])).toBe("member (body[1]) must be a string");
+    expect(protocolErrorOf([Buffer.concat([call, body([1, "m", []])])])).toBe("object id (body[0]) must be a string");
+    expect(protocolErrorOf([Buffer.concat([call, body(["o", null, []])])])).toBe("member (body[1]) must be a string");
   });
 
   it("refuses a call with a wrong number of items", () => {
     const call = header({ kind: KIND_CODES.call });
-    expect(protocolErrorOf([call, body(["o", "m"])])).toBe("body has 2 items, expected 3 or 4");
-    expect(protocolErrorOf([call, body(["o", "m", [], {}, 5])])).toBe("body has 5 items, expected 3 or 4");
+    expect(protocolErrorOf([Buffer.concat([call, body(["o", "m"])])])).toBe("body has 2 items, expected 3 or 4");
+    expect(protocolErrorOf([Buffer.concat([call, body(["o", "m", [], {}, 5])])])).toBe("body has 5 items, expected 3 or 4");
   });
 
   it("refuses a get with a wrong body or attachments", () => {
     const get = (attachments = 0) => header({ kind: KIND_CODES.get, attachments });
-    expect(protocolErrorOf([get(), body(["o"])])).toBe("get body has 1 items, expected 2");
-    expect(protocolErrorOf([get(), body(["o", "m", 1])])).toBe("get body has 3 items, expected 2");
-    expect(protocolErrorOf([get(), body(["o", 5])])).toBe("member (body[1]) must be a string");
-    expect(protocolErrorOf([get(1), body(["o", "m"]), bytes(1)])).toBe("get carries no attachments");
+    expect(protocolErrorOf([Buffer.concat([get(), body(["o"])])])).toBe("get body has 1 items, expected 2");
+    expect(protocolErrorOf([Buffer.concat([get(), body(["o", "m", 1])])])).toBe("get body has 3 items, expected 2");
+    expect(protocolErrorOf([Buffer.concat([get(), body(["o", 5])])])).toBe("member (body[1]) must be a string");
+    expect(protocolErrorOf([Buffer.concat([get(1), body(["o", "m"])]), bytes(1)])).toBe("get carries no attachments");
   });
 
   it("refuses a set with a wrong body", () => {
     const set = header({ kind: KIND_CODES.set });
-    expect(protocolErrorOf([set, body(["o", "m"])])).toBe("body has 2 items, expected 3 or 4");
-    expect(protocolErrorOf([set, body([{}, "m", 1])])).toBe("object id (body[0]) must be a string");
+    expect(protocolErrorOf([Buffer.concat([set, body(["o", "m"])])])).toBe("body has 2 items, expected 3 or 4");
+    expect(protocolErrorOf([Buffer.concat([set, body([{}, "m", 1])])])).toBe("object id (body[0]) must be a string");
   });
 
   it("refuses a result or error with a wrong number of items", () => {
-    expect(protocolErrorOf([header({ kind: KIND_CODES.result }), body([])])).toBe("body has 0 items, expected 1 or 2");
-    expect(protocolErrorOf([header({ kind: KIND_CODES.error }), body([1, {}, 2])])).toBe("body has 3 items, expected 1 or 2");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.result }), body([])])])).toBe("body has 0 items, expected 1 or 2");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.error }), body([1, {}, 2])])])).toBe("body has 3 items, expected 1 or 2");
   });
 
   it("refuses annotations that are not an object", () => {
     for (const meta of [null, 1, "values", true]) {
-      expect(protocolErrorOf([header({ kind: KIND_CODES.result }), body([1, meta])])).toBe("value annotations must be an object");
+      expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.result }), body([1, meta])])])).toBe("value annotations must be an object");
     }
-    expect(protocolErrorOf([header({ kind: KIND_CODES.call }), body(["o", "m", [], null])])).toBe("value annotations must be an object");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.call }), body(["o", "m", [], null])])])).toBe("value annotations must be an object");
   });
 
   it("refuses a heartbeat that carries data", () => {
-    expect(protocolErrorOf([header({ kind: KIND_CODES.heartbeat }), body([1])])).toMatch(/heartbeat carries no data/);
-    expect(protocolErrorOf([header({ kind: KIND_CODES.heartbeat, attachments: 1 }), body([]), bytes(1)])).toMatch(/heartbeat carries no data/);
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.heartbeat }), body([1])])])).toMatch(/heartbeat carries no data/);
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.heartbeat, attachments: 1 }), body([])]), bytes(1)])).toMatch(/heartbeat carries no data/);
   });
 });
 
 describe("decodeMessage errors of signal messages", () => {
   it("refuses a subscribe or unsubscribe with a wrong body or attachments", () => {
     const sub = header({ kind: KIND_CODES.subscribe });
-    expect(protocolErrorOf([sub, body(["o"])])).toBe("subscribe body has 1 items, expected 2");
-    expect(protocolErrorOf([header({ kind: KIND_CODES.unsubscribe }), body(["o", "s", 1])])).toBe("unsubscribe body has 3 items, expected 2");
-    expect(protocolErrorOf([sub, body(["o", 1])])).toBe("signal (body[1]) must be a string");
-    expect(protocolErrorOf([header({ kind: KIND_CODES.subscribe, attachments: 1 }), body(["o", "s"]), bytes(1)])).toBe("subscribe carries no attachments");
+    expect(protocolErrorOf([Buffer.concat([sub, body(["o"])])])).toBe("subscribe body has 1 items, expected 2");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.unsubscribe }), body(["o", "s", 1])])])).toBe("unsubscribe body has 3 items, expected 2");
+    expect(protocolErrorOf([Buffer.concat([sub, body(["o", 1])])])).toBe("signal (body[1]) must be a string");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.subscribe, attachments: 1 }), body(["o", "s"])]), bytes(1)])).toBe("subscribe carries no attachments");
   });
 
   it("refuses an event whose dropped count is not a non-negative integer", () => {
     const event = header({ kind: KIND_CODES.event });
     for (const dropped of [-1, 1.5, "2", null]) {
-      expect(protocolErrorOf([event, body(["o", "s", dropped, []])])).toBe("dropped count (body[2]) must be a non-negative integer");
+      expect(protocolErrorOf([Buffer.concat([event, body(["o", "s", dropped, []])])])).toBe("dropped count (body[2]) must be a non-negative integer");
     }
-    expect(protocolErrorOf([event, body(["o", "s", 0])])).toBe("body has 3 items, expected 4 or 5");
+    expect(protocolErrorOf([Buffer.concat([event, body(["o", "s", 0])])])).toBe("body has 3 items, expected 4 or 5");
   });
 
   it("refuses an ack that carries data", () => {
-    expect(protocolErrorOf([header({ kind: KIND_CODES.ack }), body([1])])).toBe("ack carries no data");
+    expect(protocolErrorOf([Buffer.concat([header({ kind: KIND_CODES.ack }), body([1])])])).toBe("ack carries no data");
   });
 });
 

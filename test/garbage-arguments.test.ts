@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { KIND_CODES } from "../src/protocol/message.js";
 import { daemonFedGarbage, LASER } from "./garbage/daemon.js";
-import { header, rawCall, type Reply } from "./garbage/wire.js";
+import { frames, header, rawCall, type Reply } from "./garbage/wire.js";
 import { forEachTransport } from "./helpers.js";
 import { prototypeSnapshot } from "./seeded.js";
 
@@ -70,7 +70,7 @@ forEachTransport((use, transport) => {
         }
       }
       // Through set, too.
-      const set = await p.request([header({ kind: KIND_CODES.set, id: 140 }), `["${LASER}","power",{},{"values":{"__proto__.polluted":["undefined"]}}]`]);
+      const set = await p.request(frames(header({ kind: KIND_CODES.set, id: 140 }), `["${LASER}","power",{},{"values":{"__proto__.polluted":["undefined"]}}]`));
       expect(set).toMatchObject({ kind: "error", id: 140, error: { name: "SerializeError" } });
       expectNoPollution(before);
       expect(fed.laser.power).toBe(fed.healthChecks);

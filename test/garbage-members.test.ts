@@ -4,7 +4,7 @@ import { decodeMessage, type OutFrame } from "../src/protocol/frames.js";
 import { KIND_CODES } from "../src/protocol/message.js";
 import { Laser } from "./fixtures/laser.js";
 import { daemonFedGarbage, LASER } from "./garbage/daemon.js";
-import { header, rawCall } from "./garbage/wire.js";
+import { frames, header, rawCall } from "./garbage/wire.js";
 import { forEachTransport } from "./helpers.js";
 
 forEachTransport((use, transport) => {
@@ -37,11 +37,11 @@ forEachTransport((use, transport) => {
     ] as const)("refuses %s of %j with UnknownMemberError", async (kind, member) => {
       const p = peer();
       const id = 80;
-      let frames: OutFrame[];
-      if (kind === "call") frames = rawCall(id, LASER, member, "[[]]");
-      else if (kind === "get") frames = [header({ kind: KIND_CODES.get, id }), JSON.stringify([LASER, member])];
-      else frames = [header({ kind: KIND_CODES.set, id }), JSON.stringify([LASER, member, { polluted: true }])];
-      const error = await p.expectError(frames, id);
+      let message: OutFrame[];
+      if (kind === "call") message = rawCall(id, LASER, member, "[[]]");
+      else if (kind === "get") message = frames(header({ kind: KIND_CODES.get, id }), JSON.stringify([LASER, member]));
+      else message = frames(header({ kind: KIND_CODES.set, id }), JSON.stringify([LASER, member, { polluted: true }]));
+      const error = await p.expectError(message, id);
       const as = kind === "call" ? "method" : kind === "get" ? "attribute" : "writable attribute";
       expect(error.name).toBe("UnknownMemberError");
       expect(error.message).toMatch(new RegExp(`^"laser" has no exposed ${as} ${escapeRegExp(JSON.stringify(member))}`));
@@ -59,19 +59,19 @@ forEachTransport((use, transport) => {
       const p = peer();
       for (const [i, signal] of ["__proto__", "constructor", "echo", "power", "nope", "toString", ""].entries()) {
         const id = 85 + i;
-        const error = await p.expectError([header({ kind: KIND_CODES.subscribe, id }), JSON.stringify([LASER, signal])], id);
+        const error = await p.expectError(frames(header({ kind: KIND_CODES.subscribe, id }), JSON.stringify([LASER, signal])), id);
         expect(error).toMatchObject({ name: "UnknownMemberError", message: `"laser" has no exposed signal ${JSON.stringify(signal)}` });
       }
-      const unknownObject = await p.expectError([header({ kind: KIND_CODES.subscribe, id: 95 }), `["nope","powerChanged"]`], 95);
+      const unknownObject = await p.expectError(frames(header({ kind: KIND_CODES.subscribe, id: 95 }), `["nope","powerChanged"]`), 95);
       expect(unknownObject).toMatchObject({ name: "DaemonError", message: `unknown object "nope"` });
       // Unsubscribing what was never subscribed is answered with false.
-      expect(await p.request([header({ kind: KIND_CODES.unsubscribe, id: 96 }), `["${LASER}","powerChanged"]`])).toEqual({ kind: "result", id: 96, value: false });
+      expect(await p.request(frames(header({ kind: KIND_CODES.unsubscribe, id: 96 }), `["${LASER}","powerChanged"]`))).toEqual({ kind: "result", id: 96, value: false });
       await expectHealthy();
     });
 
     it("keeps emitting to others when a raw subscriber never acknowledges and then vanishes", async () => {
       const p = peer();
-      expect(await p.request([header({ kind: KIND_CODES.subscribe, id: 97 }), `["${LASER}","powerChanged"]`])).toEqual({ kind: "result", id: 97, value: null });
+      expect(await p.request(frames(header({ kind: KIND_CODES.subscribe, id: 97 }), `["${LASER}","powerChanged"]`))).toEqual({ kind: "result", id: 97, value: null });
       const seen: number[] = [];
       const off = await fed.good.powerChanged.connect((mw) => void seen.push(mw));
       try {
@@ -95,7 +95,7 @@ forEachTransport((use, transport) => {
         const error = await p.expectError(rawCall(90 + i, object, "echo", "[[1]]"), 90 + i);
         expect(error).toMatchObject({ name: "DaemonError", message: `unknown object ${JSON.stringify(object)}` });
       }
-      const get = await p.expectError([header({ kind: KIND_CODES.get, id: 99 }), `["nope","power"]`], 99);
+      const get = await p.expectError(frames(header({ kind: KIND_CODES.get, id: 99 }), `["nope","power"]`), 99);
       expect(get).toMatchObject({ name: "DaemonError", message: `unknown object "nope"` });
       await expectHealthy();
     });

@@ -4,7 +4,7 @@ import { encodeValue } from "../src/codec/values.js";
 import { encodeMessage, type OutFrame } from "../src/protocol/frames.js";
 import { KIND_CODES, PROTOCOL_VERSION } from "../src/protocol/message.js";
 import { daemonFedGarbage, goodCall, LASER } from "./garbage/daemon.js";
-import { header, rawCall } from "./garbage/wire.js";
+import { frames, header, rawCall } from "./garbage/wire.js";
 import { forEachTransport } from "./helpers.js";
 
 forEachTransport((use, transport) => {
@@ -16,11 +16,11 @@ forEachTransport((use, transport) => {
       const p = peer();
       const flags = 1;
       const oneway: OutFrame[][] = [
-        [header({ flags, id: 160 }), "not json"],
-        [header({ flags, id: 161, attachments: 3 }), `["${LASER}","blink",[1]]`],
+        frames(header({ flags, id: 160 }), "not json"),
+        frames(header({ flags, id: 161, attachments: 3 }), `["${LASER}","blink",[1]]`),
         [Buffer.from([PROTOCOL_VERSION, KIND_CODES.call, flags])],
-        [header({ flags, id: 162, version: 9 }), `["${LASER}","blink",[1]]`],
-        [header({ flags, id: 163 }), `{"a":1}`],
+        frames(header({ flags, id: 162, version: 9 }), `["${LASER}","blink",[1]]`),
+        frames(header({ flags, id: 163 }), `{"a":1}`),
         rawCall(164, LASER, "nope", "[[]]", { oneway: true }),
         rawCall(165, LASER, "constructor", "[[]]", { oneway: true }),
         rawCall(166, "no-such-object", "blink", "[1]", { oneway: true }),

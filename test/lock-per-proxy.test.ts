@@ -143,10 +143,10 @@ describe("locks per proxy", () => {
     header[2] = 2;
     header.writeUInt32BE(9, 4);
     for (const token of [null, 7, "short", "x".repeat(65), "has space in it!!", "ünïcödé-ünïcödé-ü"]) {
-      expect(() => decodeMessage([header, Buffer.from(JSON.stringify([token, "o", "m"]))])).toThrow(ProtocolError);
+      expect(() => decodeMessage([Buffer.concat([header, Buffer.from(JSON.stringify([token, "o", "m"]))])])).toThrow(ProtocolError);
     }
     // The flag without a token: the object id is read as one and refused.
-    expect(() => decodeMessage([header, Buffer.from(JSON.stringify(["o", "m"]))])).toThrow(/lock token/);
+    expect(() => decodeMessage([Buffer.concat([header, Buffer.from(JSON.stringify(["o", "m"]))])])).toThrow(/lock token/);
   });
 
   it("a peer's malformed or foreign token changes nothing", async () => {

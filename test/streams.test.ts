@@ -22,6 +22,7 @@ import {
 } from "../src/index.js";
 import { StreamFault, Streams } from "./fixtures/stream-source.js";
 import { collect, drain, header, itemValues, RawPeer } from "./fixtures/stream-tools.js";
+import { frames } from "./garbage/wire.js";
 import { forEachTransport } from "./helpers.js";
 
 const MiB = 1024 * 1024;
@@ -281,14 +282,14 @@ forEachTransport((use, transport) => {
 
       const badCredits = ["[-1]", "[0]", '["5"]', "[4294967296]", "[1e300]", "[1.5]", "[null]", "[]", "[1,2]", "{}", "not json"];
       for (const [i, body] of badCredits.entries()) {
-        await raw.send([header("credit", 100 + i), body]);
+        await raw.send(frames(header("credit", 100 + i), body));
         expect(await raw.errorName(100 + i)).toBe("ProtocolError");
       }
-      await raw.send([header("credit", 200, 1), "[1]", Buffer.from("x")]);
+      await raw.send(frames(header("credit", 200, 1), "[1]", Buffer.from("x")));
       expect(await raw.errorName(200)).toBe("ProtocolError");
-      await raw.send([header("cancel", 201, 1), "[]", Buffer.from("x")]);
+      await raw.send(frames(header("cancel", 201, 1), "[]", Buffer.from("x")));
       expect(await raw.errorName(201)).toBe("ProtocolError");
-      await raw.send([header("cancel", 202), "[1]"]);
+      await raw.send(frames(header("cancel", 202), "[1]"));
       expect(await raw.errorName(202)).toBe("ProtocolError");
       // Daemon-to-client kinds are refused.
       await raw.send(encodeMessage({ kind: "item", id: 203, value: encodeValue(1) }));
@@ -311,7 +312,7 @@ forEachTransport((use, transport) => {
       expect(await raw.errorName(7)).toBe("ProtocolError");
       expect(source.tracks.has("raw-dup")).toBe(false);
       // A malformed cancel leaves the stream alone; a good one ends it without a word.
-      await raw.send([header("cancel", 7, 1), "[]", Buffer.from("x")]);
+      await raw.send(frames(header("cancel", 7, 1), "[]", Buffer.from("x")));
       expect(await raw.errorName(7)).toBe("ProtocolError");
       expect(source.tracks.get("raw")!.finished).toBe(false);
       await raw.send(encodeMessage({ kind: "cancel", id: 7 }));

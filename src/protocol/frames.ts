@@ -1,25 +1,29 @@
 /**
  * Encoding and decoding of one message as ZeroMQ frames. Pure functions, no I/O.
  *
- *   frame 0  header, 12 bytes:
- *              0     version (1)
+ *   frame 0  header, 12 bytes, then the body:
+ *              0     version (2)
  *              1     kind code (message.ts KIND_CODES)
  *              2     flags: bit 0 = oneway, bit 1 = lock token first in the body (call, get, set)
  *              3     reserved, 0
  *              4-7   correlation id, uint32 big-endian
  *              8-11  number of attachment frames, uint32 big-endian
- *   frame 1  body: UTF-8 JSON array, its shape set by the kind (docs/protocol.md)
- *   frame 2… attachments: raw bytes of binary values referenced from the body
+ *              12-   body: UTF-8 JSON array, its shape set by the kind (docs/protocol.md)
+ *   frame 1… attachments: raw bytes of binary values referenced from the body
+ *
+ * Header and body share a frame: each frame costs a native send and receive on ZeroMQ (and a
+ * length and a view on TCP), and a small call has no other frame.
  *
  * A batch carries several messages in one ZeroMQ message: a 12-byte batch header (kind 12,
  * the number of messages in bytes 4-7) followed by each message's frames in turn; each
- * message's own header tells how many attachment frames follow its body.
+ * message's own header tells how many attachment frames follow its first.
  *
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
 import { readUint32 as uint32, writeUint32 } from "../uint32.js";
 import { jsonText } from "./json-text.js";
+import { textFrame } from "./text-frame.js";
 import { isLockToken, KIND_CODES, NO_ATTACHMENTS, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
 export const HEADER_SIZE = 12;
@@ -32,8 +36,9 @@ for (const [kind, code] of Object.entries(KIND_CODES)) KIND_BY_CODE[code] = kind
 /** One frame as handed to the socket: strings are sent as UTF-8 without an extra copy here. */
 export type OutFrame = Uint8Array | string;
 
-function header(kind: MessageKind, id: number, flags: number, attachments: number): Buffer {
-  const h = Buffer.allocUnsafe(HEADER_SIZE);
+/** A message's first frame: its header, then `body`. */
+function first(kind: MessageKind, id: number, flags: number, attachments: number, body: string): Buffer {
+  const h = textFrame(HEADER_SIZE, body);
   h[0] = PROTOCOL_VERSION;
   h[1] = KIND_CODES[kind];
   h[2] = flags;
@@ -58,9 +63,8 @@ function valueJson(value: SerializedValue): string {
 }
 
 function withPayload(kind: MessageKind, id: number, flags: number, prefix: string, payload: Payload): OutFrame[] {
-  const body = `[${prefix}${valueJson(payload.value)}]`;
-  const h = header(kind, id, flags, payload.attachments.length);
-  return payload.attachments.length === 0 ? [h, body] : [h, body, ...payload.attachments];
+  const h = first(kind, id, flags, payload.attachments.length, `[${prefix}${valueJson(payload.value)}]`);
+  return payload.attachments.length === 0 ? [h] : [h, ...payload.attachments];
 }
 
 /** Flag and body prefix of a request's lock token: nothing when it carries none. */
@@ -92,33 +96,33 @@ export function encodeMessage(message: Message): OutFrame[] {
     case "call":
       return withPayload("call", message.id, (message.oneway ? FLAG_ONEWAY : 0) | lockFlag(message.lock), `${target(message.lock, message.object, message.member)},`, message.args);
     case "get":
-      return [header("get", message.id, lockFlag(message.lock), 0), `[${target(message.lock, message.object, message.member)}]`];
+      return [first("get", message.id, lockFlag(message.lock), 0, `[${target(message.lock, message.object, message.member)}]`)];
     case "set":
       return withPayload("set", message.id, lockFlag(message.lock), `${target(message.lock, message.object, message.member)},`, message.value);
     case "result":
     case "error":
       return withPayload(message.kind, message.id, 0, "", message.value);
     case "heartbeat":
-      return [header("heartbeat", 0, 0, 0), "[]"];
+      return [first("heartbeat", 0, 0, 0, "[]")];
     case "ack":
-      return [header("ack", message.id, 0, 0), "[]"];
+      return [first("ack", message.id, 0, 0, "[]")];
     case "reset":
-      return [header("reset", 0, 0, 0), "[]"];
+      return [first("reset", 0, 0, 0, "[]")];
     case "subscribe":
     case "unsubscribe":
-      return [header(message.kind, message.id, 0, 0), JSON.stringify([message.object, message.signal])];
+      return [first(message.kind, message.id, 0, 0, JSON.stringify([message.object, message.signal]))];
     case "event":
       return withPayload("event", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.signal)},${message.dropped},`, message.args);
     case "stream":
-      return [header("stream", message.id, 0, 0), `[${message.window},${message.windowBytes}]`];
+      return [first("stream", message.id, 0, 0, `[${message.window},${message.windowBytes}]`)];
     case "item":
       return withPayload("item", message.id, 0, "", message.value);
     case "credit":
-      return [header("credit", message.id, 0, 0), `[${message.items}]`];
+      return [first("credit", message.id, 0, 0, `[${message.items}]`)];
     case "cancel":
-      return [header("cancel", message.id, 0, 0), "[]"];
+      return [first("cancel", message.id, 0, 0, "[]")];
     case "received":
-      return [header("received", 0, 0, 0), `[${message.bytes},${message.messages}]`];
+      return [first("received", 0, 0, 0, `[${message.bytes},${message.messages}]`)];
   }
 }
 
@@ -152,10 +156,10 @@ export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
   let i = 1;
   for (let m = 0; m < count; m++) {
     const header = frames[i];
-    if (!header || header.length !== HEADER_SIZE || frames.length < i + 2) bad(`batch message ${m + 1} of ${count} is missing or truncated`);
+    if (!header || header.length < HEADER_SIZE) bad(`batch message ${m + 1} of ${count} is missing or truncated`);
     if (header[1] === BATCH_CODE) bad("a batch cannot contain a batch");
     const attachments = uint32(header, 8);
-    const end = i + 2 + attachments;
+    const end = i + 1 + attachments;
     if (end > frames.length) bad(`batch message ${m + 1} declares ${attachments} attachment frame(s) the batch does not carry`);
     messages.push(frames.slice(i, end));
     i = end;
@@ -212,10 +216,12 @@ function asBuffer(frame: Uint8Array): Buffer {
   return frame instanceof Buffer ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
 }
 
+/** The body after the header in a message's first frame. */
 function parseBody(frame: Uint8Array): unknown[] {
   let body: unknown;
   try {
-    body = JSON.parse(asBuffer(frame).toString("utf8"));
+    // No encoding named: UTF-8, without looking the name up.
+    body = JSON.parse(asBuffer(frame).toString(undefined, HEADER_SIZE));
   } catch (error) {
     bad(`body is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -255,17 +261,17 @@ function payload(body: unknown[], index: number, attachments: readonly Uint8Arra
 
 /** Decodes the frames of one message (without routing id); throws ProtocolError naming the problem. */
 export function decodeMessage(frames: readonly Uint8Array[]): Message {
-  if (frames.length < 2) bad(`message has ${frames.length} frame(s), at least 2 (header, body) are needed`);
-  const h = frames[0]!;
-  if (h.length !== HEADER_SIZE) bad(`header is ${h.length} bytes, expected ${HEADER_SIZE}`);
+  const h = frames[0];
+  if (!h) bad("message has no frames");
+  if (h.length < HEADER_SIZE) bad(`first frame is ${h.length} bytes, shorter than the ${HEADER_SIZE}-byte header`);
   if (h[0] !== PROTOCOL_VERSION) bad(`unsupported protocol version ${h[0]} (this side speaks ${PROTOCOL_VERSION})`);
   const kind = KIND_BY_CODE[h[1]!];
   if (kind === undefined) bad(`unknown message kind ${h[1]}`);
   const id = uint32(h, 4);
   const declared = uint32(h, 8);
-  if (declared !== frames.length - 2) bad(`header declares ${declared} attachment frame(s), message carries ${frames.length - 2}`);
-  const attachments = declared === 0 ? NO_ATTACHMENTS : frames.slice(2);
-  const body = parseBody(frames[1]!);
+  if (declared !== frames.length - 1) bad(`header declares ${declared} attachment frame(s), message carries ${frames.length - 1}`);
+  const attachments = declared === 0 ? NO_ATTACHMENTS : frames.slice(1);
+  const body = parseBody(h);
   // Requests that carry a lock token have it first; the other items follow at offset 1.
   const locked = (h[2]! & FLAG_LOCK) !== 0 && (kind === "call" || kind === "get" || kind === "set");
   const o = locked ? 1 : 0;

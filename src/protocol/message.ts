@@ -3,7 +3,7 @@
  * Frames and encoding are in frames.ts; the full description is docs/protocol.md.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A value as the codec produced it: JSON-safe data plus superjson's type annotations. */
 export interface SerializedValue {

@@ -40,10 +40,12 @@ function payloadIndex(kind: number): number | undefined {
   return kind === KIND_CODES.call || kind === KIND_CODES.set ? 2 : kind === KIND_CODES.result || kind === KIND_CODES.error ? 0 : kind === KIND_CODES.event ? 3 : undefined;
 }
 
-function parseBody(frame: Buffer | undefined): unknown[] | undefined {
-  if (!frame) return undefined;
+/** The body after the header in a message's first frame, parsed; undefined when it is no JSON array. */
+function parseBody(frames: Frames): unknown[] | undefined {
+  const frame = frames[0];
+  if (!frame || frame.length < HEADER_SIZE) return undefined;
   try {
-    const body: unknown = JSON.parse(frame.toString("utf8"));
+    const body: unknown = JSON.parse(frame.toString("utf8", HEADER_SIZE));
     return Array.isArray(body) ? body : undefined;
   } catch {
     return undefined;
@@ -58,13 +60,18 @@ function writeBody(frames: Frames, body: unknown): Frames {
     return frames; // too deep to stringify (an earlier mutation nested it): leave it as it was
   }
   const out = frames.slice();
-  out[1] = Buffer.from(text, "utf8");
+  out[0] = Buffer.concat([headerOf(frames), Buffer.from(text, "utf8")]);
   return out;
+}
+
+/** The header part of a message's first frame (all of it when it is shorter than a header). */
+function headerOf(frames: Frames): Buffer {
+  return (frames[0] ?? Buffer.alloc(HEADER_SIZE)).subarray(0, HEADER_SIZE);
 }
 
 function setAttachmentCount(frames: Frames): void {
   const h = frames[0];
-  if (h && h.length === HEADER_SIZE) h.writeUInt32BE(Math.max(0, frames.length - 2), 8);
+  if (h && h.length >= HEADER_SIZE) h.writeUInt32BE(Math.max(0, frames.length - 1), 8);
 }
 
 function withHeader(frames: Frames, edit: (h: Buffer) => void): Frames {
@@ -75,11 +82,13 @@ function withHeader(frames: Frames, edit: (h: Buffer) => void): Frames {
   return out;
 }
 
-function flipBits(r: Rng, frame: Buffer, count: number): Buffer {
+/** A copy of `frame` with `count` bits flipped from byte `from` up to byte `to` (its end by default). */
+function flipBits(r: Rng, frame: Buffer, count: number, from = 0, to = frame.length): Buffer {
   const b = Buffer.from(frame);
-  if (b.length === 0) return b;
+  to = Math.min(to, b.length);
+  if (to <= from) return b;
   for (let i = 0; i < count; i++) {
-    const at = r.int(b.length);
+    const at = from + r.int(to - from);
     b[at] = b[at]! ^ (1 << r.int(8));
   }
   return b;
@@ -117,7 +126,7 @@ function deepText(r: Rng): string {
 
 /** The object id and member of a body, as JSON text, for bodies rebuilt around them. */
 function headOf(frames: Frames): string {
-  const body = parseBody(frames[1]);
+  const body = parseBody(frames);
   const object = typeof body?.[0] === "string" ? body[0] : LASER;
   const member = typeof body?.[1] === "string" ? body[1] : "echo";
   return `${JSON.stringify(object)},${JSON.stringify(member)}`;
@@ -126,8 +135,8 @@ function headOf(frames: Frames): string {
 type Mutator = (r: Rng, frames: Frames) => Frames;
 
 const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
-  [8, "flip-header", (r, f) => [flipBits(r, f[0]!, 1 + r.int(3)), ...f.slice(1)]],
-  [10, "flip-body", (r, f) => (f.length > 1 ? [f[0]!, flipBits(r, f[1]!, 1 + r.int(8)), ...f.slice(2)] : f)],
+  [8, "flip-header", (r, f) => [flipBits(r, f[0]!, 1 + r.int(3), 0, HEADER_SIZE), ...f.slice(1)]],
+  [10, "flip-body", (r, f) => [flipBits(r, f[0]!, 1 + r.int(8), HEADER_SIZE), ...f.slice(1)]],
   [4, "flip-any", (r, f) => f.map((frame) => (r.chance(0.5) ? flipBits(r, frame, 1 + r.int(4)) : frame))],
   [6, "truncate", (r, f) => {
     const i = r.int(f.length);
@@ -151,7 +160,8 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
   [1, "reserved", (r, f) => withHeader(f, (h) => (h[3] = 1 + r.int(255)))],
   [3, "huge-id", (r, f) => withHeader(f, (h) => h.writeUInt32BE(r.pick([0, 0xffffffff, 0x80000000, 0x7fffffff]), 4))],
   [4, "attachment-count", (r, f) => withHeader(f, (h) => h.writeUInt32BE(r.pick([0xffffffff, 0x7fffffff, 65_536, (h.readUInt32BE(8) + 1) >>> 0, Math.max(0, h.readUInt32BE(8) - 1)]), 8))],
-  [2, "header-length", (r, f) => [r.chance(0.5) ? Buffer.concat([f[0]!, r.bytes(1 + r.int(8))]) : f[0]!.subarray(0, r.int(HEADER_SIZE)), ...f.slice(1)]],
+  // Bytes between header and body, or a first frame cut inside its header.
+  [2, "header-length", (r, f) => [r.chance(0.5) ? Buffer.concat([headerOf(f), r.bytes(1 + r.int(8)), f[0]!.subarray(HEADER_SIZE)]) : f[0]!.subarray(0, r.int(HEADER_SIZE)), ...f.slice(1)]],
   [1.5, "deep-nesting", (r, f) => {
     const head = headOf(f);
     const deep = deepText(r);
@@ -182,7 +192,7 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
     return writeBody(f, r.pick(templates));
   }],
   [10, "wrong-type", (r, f) => {
-    const body = parseBody(f[1]);
+    const body = parseBody(f);
     if (!body) return f;
     const n = 1 + r.int(3);
     for (let i = 0; i < n; i++) {
@@ -192,7 +202,7 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
     return writeBody(f, body);
   }],
   [6, "annotations", (r, f) => {
-    const body = parseBody(f[1]);
+    const body = parseBody(f);
     const index = payloadIndex(f[0]?.[1] ?? KIND_CODES.call) ?? 2;
     if (!body) return f;
     while (body.length <= index) body.push(r.int(3));
@@ -201,20 +211,20 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
     body.push(randomMeta(r));
     let out = writeBody(f, body);
     if (r.chance(0.5)) {
-      out = [...out.slice(0, 2), ...Array.from({ length: 1 + r.int(3) }, () => r.bytes(r.pick([0, 1, 3, 8, 16])))];
+      out = [out[0]!, ...Array.from({ length: 1 + r.int(3) }, () => r.bytes(r.pick([0, 1, 3, 8, 16])))];
       setAttachmentCount(out);
     }
     return out;
   }],
   [2, "huge-string", (r, f) => {
-    const body = parseBody(f[1]);
+    const body = parseBody(f);
     if (!body) return f;
     const huge = r.pick(["x", "\u{1F600}", "\\", "\u0000"]).repeat(r.pick([1000, 10_000, 20_000]));
     body[r.int(Math.max(1, body.length))] = r.chance(0.5) ? huge : [huge];
     return writeBody(f, body);
   }],
   [3, "body-items", (r, f) => {
-    const body = parseBody(f[1]);
+    const body = parseBody(f);
     if (!body) return f;
     if (r.chance(0.5)) body.push(...Array.from({ length: 1 + r.int(3) }, () => JSON.parse(r.pick(WRONG_VALUES))));
     else body.length = r.int(body.length + 1);
@@ -222,7 +232,7 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
   }],
   [3, "garbage-body", (r, f) => writeBody(f, r.pick([r.bytes(r.int(64)), Buffer.from(""), Buffer.from("\u0000"), Buffer.from([0xff, 0xfe, 0x5b]), Buffer.from("[1,]"), Buffer.from("{}"), Buffer.from("null")]).toString("latin1"))],
   [0.15, "oversize-total", (r, f) => {
-    const out = [...f.slice(0, 2), ...Array.from({ length: 3 }, () => Buffer.alloc(100 * 1024, r.int(256)))];
+    const out = [f[0]!, ...Array.from({ length: 3 }, () => Buffer.alloc(100 * 1024, r.int(256)))];
     setAttachmentCount(out);
     return out;
   }],
@@ -260,12 +270,16 @@ export function batchOf(r: Rng, inner: Frames[], applied: string[]): Frames {
 
 /** The largest batch the protocol allows (65,536 messages), of heartbeats, acks and some pings; sometimes one message too many. */
 export function maxBatch(r: Rng, applied: string[]): Frames {
-  const ping = Buffer.from(JSON.stringify([DAEMON_OBJECT_ID, "ping", []]));
+  const ping = toBuffers(encodeMessage({ kind: "call", id: 0, oneway: false, object: DAEMON_OBJECT_ID, member: "ping", args: { value: { json: [] }, attachments: [] }, lock: undefined }))[0]!;
   const messages = Array.from({ length: 65_536 }, (_, i): Frames => {
     switch (r.int(10)) {
       case 0: case 1: case 2: case 3: case 4: return toBuffers(encodeMessage({ kind: "heartbeat", id: 0 }));
       case 5: case 6: case 7: case 8: return toBuffers(encodeMessage({ kind: "ack", id: i }));
-      default: return [toBuffers(encodeMessage({ kind: "get", id: i + 1, object: "x", member: "y" }))[0]!.fill(KIND_CODES.call, 1, 2), ping];
+      default: {
+        const call = Buffer.from(ping);
+        call.writeUInt32BE(i + 1, 4);
+        return [call];
+      }
     }
   });
   const frames = toBuffers(encodeBatch(messages));

@@ -25,14 +25,15 @@ export function header({ version = PROTOCOL_VERSION, kind = KIND_CODES.call, fla
   return h;
 }
 
+/** A message's frames built by hand: `body` after the header in the first frame, then the attachments. */
+export function frames(header: Uint8Array, body: string | Uint8Array = "", ...attachments: Uint8Array[]): Buffer[] {
+  return [Buffer.concat([header, Buffer.from(body)]), ...attachments.map((a) => Buffer.from(a))];
+}
+
 /** A call message built by hand: `body` is the JSON array after object and member. */
 export function rawCall(id: number, object: string, member: string, rest: string, options: { oneway?: boolean; attachments?: Uint8Array[] } = {}): OutFrame[] {
   const attachments = options.attachments ?? [];
-  return [
-    header({ kind: KIND_CODES.call, flags: options.oneway ? 1 : 0, id, attachments: attachments.length }),
-    `[${JSON.stringify(object)},${JSON.stringify(member)},${rest}]`,
-    ...attachments,
-  ];
+  return frames(header({ kind: KIND_CODES.call, flags: options.oneway ? 1 : 0, id, attachments: attachments.length }), `[${JSON.stringify(object)},${JSON.stringify(member)},${rest}]`, ...attachments);
 }
 
 export interface Envelope {
