@@ -1,6 +1,17 @@
 import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
+import type { LineCounter, Node, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import { ConfigError } from "./config-error.js";
+
+/**
+ * The yaml package (about 70 modules) is loaded when a config file is first read, not by every
+ * program that imports pyro-ts: startup and heap stay smaller for clients and daemons without one.
+ */
+let loaded: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  return (loaded ??= createRequire(import.meta.url)("yaml") as typeof Yaml);
+}
 
 /** A parsed YAML file that can tell where each node came from. */
 export class YamlSource {
@@ -25,6 +36,7 @@ export class YamlSource {
   }
 
   static parse(text: string, file: string): YamlSource {
+    const { LineCounter, parseDocument } = yaml();
     const lines = new LineCounter();
     const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const problem = document.errors[0];
@@ -47,5 +59,16 @@ export class YamlSource {
   }
 }
 
-export { isMap, isScalar, isSeq };
+export function isMap(node: unknown): node is YAMLMap {
+  return yaml().isMap(node);
+}
+
+export function isScalar(node: unknown): node is Scalar {
+  return yaml().isScalar(node);
+}
+
+export function isSeq(node: unknown): node is YAMLSeq {
+  return yaml().isSeq(node);
+}
+
 export type { Node, Pair };

@@ -1,21 +1,21 @@
 import type * as Etcd3Module from "etcd3";
 import type { Etcd3, IRequestStream, KVClient } from "etcd3";
-import { noop } from "cockatiel";
 import { EtcdUnavailableError, NamingError } from "../errors.js";
 
 /** Options of one etcd call (a gRPC deadline), as the client takes them. */
 export type CallOptions = NonNullable<Parameters<KVClient["range"]>[1]>;
 
 /**
- * etcd3 (with @grpc and protobufjs: about 170 ms and 6 MB of heap to load) is imported only
- * once etcd is used: a daemon or CLI without etcd storage starts faster and its heap stays
- * small (large transfers are cheaper to garbage-collect in a small heap).
+ * etcd3 (with @grpc and protobufjs: about 170 ms and 6 MB of heap to load) and cockatiel are
+ * imported only once etcd is used: a daemon or CLI without etcd storage starts faster and its
+ * heap stays small (large transfers are cheaper to garbage-collect in a small heap).
  */
 let etcd3: typeof Etcd3Module | undefined;
 
 /** A client for the given `host:port` endpoints; it spreads calls over them and skips failing ones. */
 export async function openEtcdClient(endpoints: readonly string[]): Promise<Etcd3> {
   etcd3 ??= await import("etcd3");
+  const { noop } = await import("cockatiel");
   return new etcd3.Etcd3({
     hosts: endpoints.map((endpoint) => `http://${endpoint}`),
     // gRPC pings find a dead connection that TCP alone would not report (a partition).
