@@ -46,19 +46,35 @@ export function cpuMicros(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage): numb
   return after.user - before.user + (after.system - before.system);
 }
 
+/** Runs each side's measurement `count` times, the sides taking turns; every result, by side then round. */
+export async function rounds<T>(count: number, sides: readonly (() => Promise<T>)[]): Promise<T[][]> {
+  const results: T[][] = sides.map(() => []);
+  for (let round = 0; round < count; round++) {
+    for (const [i, side] of sides.entries()) results[i]!.push(await side());
+  }
+  return results;
+}
+
+/** The result with the highest `score`. */
+export function best<T>(results: readonly T[], score: (result: T) => number): T {
+  return results.reduce((a, b) => (score(b) > score(a) ? b : a));
+}
+
 /**
- * Runs each side's measurement `rounds` times, the sides taking turns so a noisy moment hurts
+ * Runs each side's measurement `count` times, the sides taking turns so a noisy moment hurts
  * none alone, and keeps each side's best round (the highest `score`).
  */
-export async function alternating<T>(rounds: number, sides: readonly (() => Promise<T>)[], score: (result: T) => number): Promise<T[]> {
-  const best: (T | undefined)[] = sides.map(() => undefined);
-  for (let round = 0; round < rounds; round++) {
-    for (const [i, side] of sides.entries()) {
-      const result = await side();
-      if (best[i] === undefined || score(result) > score(best[i]!)) best[i] = result;
-    }
-  }
-  return best as T[];
+export async function alternating<T>(count: number, sides: readonly (() => Promise<T>)[], score: (result: T) => number): Promise<T[]> {
+  return (await rounds(count, sides)).map((results) => best(results, score));
+}
+
+/**
+ * The median over rounds of `a[r] / b[r]`, two sides measured one right after the other in each
+ * round: a drift of the machine's speed over seconds hits both sides of a round alike and
+ * cancels in its ratio, where the best rounds of each side may come from different moments.
+ */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((value, r) => value / b[r]!));
 }
 
 /** The median (of an even count, the mean of the middle two). */

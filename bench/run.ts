@@ -2,8 +2,10 @@
  * npm run bench [-- --quick] [-- --json file]: every pyro-ts figure beside a baseline measured
  * in the same run (a raw zeromq.js ROUTER/DEALER echo with the same payload and process
  * layout, unless the line says otherwise; for figures "over TCP", a raw node:net
- * length-prefixed echo), and their ratio (>1 means pyro-ts is better); then the rpc figures of
- * both transports side by side with the issue's goals.
+ * length-prefixed echo), and their ratio (>1 means pyro-ts is better): of the best rounds, and
+ * where the figure is measured in alternating rounds, "paired": the median over rounds of each
+ * round's ratio. Then the rpc figures of both transports side by side with the issue's goals,
+ * judged by the paired ratios.
  * Then the federation figures of simulated nameservers, each beside its FEDERATION.md goal
  * (figure / goal: at most 1 meets it). The etcd storage figures (bench/etcd-benchmarks.ts) need
  * the `etcd` binary; without it one line says how to install it and the rest runs. The Pyro5
@@ -35,11 +37,11 @@ const PYRO5_FULL: Pyro5Sizes = { rounds: 5, warmup: 10_000, sequential: 8000, co
 
 function table(figures: readonly Figure[]): string {
   const rows = [
-    ["figure", "pyro-ts", "baseline", "ratio", "target", "baseline is"],
-    ...figures.map((f) => [f.name, `${format(f.pyro)} ${f.unit}`, `${format(f.baseline)} ${f.unit}`, f.ratio.toFixed(2), f.target === undefined ? "" : `>= ${f.target}`, f.baselineName]),
+    ["figure", "pyro-ts", "baseline", "ratio", "paired", "target", "baseline is"],
+    ...figures.map((f) => [f.name, `${format(f.pyro)} ${f.unit}`, `${format(f.baseline)} ${f.unit}`, f.ratio.toFixed(2), f.paired?.toFixed(2) ?? "", f.target === undefined ? "" : `>= ${f.target}`, f.baselineName]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 || c === 5 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
+  return rows.map((r) => r.map((cell, c) => (c === 0 || c === 6 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
 }
 
 function goalTable(figures: readonly GoalFigure[]): string {

@@ -15,7 +15,7 @@ it("npm run bench --quick measures every figure beside its baseline", async () =
     const file = join(dir, "bench.json");
     const { stdout } = await run(process.execPath, ["--expose-gc", "dist/bench/run.js", "--quick", "--json", file], { timeout: 150_000 });
     expect(stdout).toMatch(/^figure\s+pyro-ts\s+baseline\s+ratio/);
-    const report = JSON.parse(readFileSync(file, "utf8")) as { quick: boolean; figures: { name: string; pyro: number; baseline: number; ratio: number; baselineName?: string }[]; etcd: { skipped?: string; figures?: { name: string; ratio: number }[] }; pyro5: { skipped?: string } };
+    const report = JSON.parse(readFileSync(file, "utf8")) as { quick: boolean; figures: { name: string; pyro: number; baseline: number; ratio: number; paired?: number; baselineName?: string }[]; etcd: { skipped?: string; figures?: { name: string; ratio: number }[] }; pyro5: { skipped?: string } };
     expect(report.quick).toBe(true);
     const names = report.figures.map((f) => f.name);
     for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "pipelined calls to an async method", "pipelined calls to an async method over TCP", "oneway calls", "10 client processes", "signal fan-out to 10", "64 MiB Buffer transfer", "nameserver lookups", "memory per registration (memory store)", "stream of small items", "stream of 1 MiB Buffers (items/s = MiB/s)", "daemon rss under a slow reader (peak)", "daemon Buffers held under a slow reader (after GC)"]) {
@@ -25,6 +25,8 @@ it("npm run bench --quick measures every figure beside its baseline", async () =
     for (const expected of ["sequential calls", "pipelined calls (100 in flight)", "oneway calls", "64 MiB Buffer transfer"]) {
       expect(names).toContain(`${expected} over TCP`);
       expect(report.figures.find((f) => f.name === `${expected} over TCP`)?.baselineName).toMatch(/node:net/);
+      // Measured in alternating rounds: the median of the rounds' ratios beside the ratio of the bests.
+      for (const name of [expected, `${expected} over TCP`]) expect(report.figures.find((f) => f.name === name)?.paired, name).toBeGreaterThan(0);
     }
     expect(names.filter((n) => n.startsWith("list by prefix"))).toHaveLength(3);
     // etcd's figures when etcd is installed (CI installs it), else the reason they were skipped.
