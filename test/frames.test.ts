@@ -10,7 +10,9 @@ import {
   peekOneway,
   type OutFrame,
 } from "../src/protocol/frames.js";
+import { readAttachments } from "../src/protocol/header.js";
 import { KIND_CODES, PROTOCOL_VERSION, type Message, type Payload } from "../src/protocol/message.js";
+import { header as wireHeader, type HeaderFields } from "./garbage/wire.js";
 
 /** Frames as a socket would deliver them: every one a Buffer. */
 function received(frames: readonly OutFrame[]): Buffer[] {
@@ -21,22 +23,10 @@ function roundTrip(message: Message): Message {
   return decodeMessage(received(encodeMessage(message)));
 }
 
-interface HeaderFields {
-  version?: number;
-  kind?: number;
-  flags?: number;
-  id?: number;
-  attachments?: number;
-}
 
-function header({ version = PROTOCOL_VERSION, kind = KIND_CODES.result, flags = 0, id = 7, attachments = 0 }: HeaderFields = {}): Buffer {
-  const h = Buffer.alloc(HEADER_SIZE);
-  h[0] = version;
-  h[1] = kind;
-  h[2] = flags;
-  h.writeUInt32BE(id, 4);
-  h.writeUInt32BE(attachments, 8);
-  return h;
+/** A result header by default (id 7): see test/garbage/wire.ts. */
+function header({ kind = KIND_CODES.result, id = 7, ...fields }: HeaderFields = {}): Buffer {
+  return wireHeader({ kind, id, ...fields });
 }
 
 function body(value: unknown): Buffer {
@@ -88,14 +78,15 @@ describe("encodeMessage and decodeMessage", () => {
 
   it("writes the header, then the body, in the first frame: version, kind, oneway flag, correlation id, attachment count", () => {
     const [first] = received(encodeMessage({ kind: "call", id: 0x01020304, oneway: true, object: "o", member: "m", args: plain([1]) }));
-    expect([...first!.subarray(0, HEADER_SIZE)]).toEqual([PROTOCOL_VERSION, KIND_CODES.call, 1, 0, 1, 2, 3, 4, 0, 0, 0, 0]);
+    // 0x01020304 in 7-bit digits: 0, 8, 8, 6, 4 (0x01020304 = ((8 * 128 + 8) * 128 + 6) * 128 + 4).
+    expect([...first!.subarray(0, HEADER_SIZE)]).toEqual([PROTOCOL_VERSION, KIND_CODES.call, 1, 0, 0, 8, 8, 6, 4, 0, 0, 0]);
     expect(first!.toString("utf8", HEADER_SIZE)).toBe(`["o","m",[1]]`);
   });
 
   it("puts attachments after the first frame, byte for byte", () => {
     const frames = received(encodeMessage({ kind: "result", id: 1, value: annotated }));
     expect(frames).toHaveLength(1 + annotated.attachments.length);
-    expect(frames[0]!.readUInt32BE(8)).toBe(3);
+    expect(readAttachments(frames[0]!)).toBe(3);
     expect(frames.slice(1).map((f) => [...f])).toEqual([[1, 2, 3], [], [255]]);
   });
 
@@ -105,7 +96,7 @@ describe("encodeMessage and decodeMessage", () => {
     expect(bodyOf(annotated)).toEqual([annotated.value.json, annotated.value.meta]);
   });
 
-  it("gives every message bytes of its own, small or large, ASCII or not", () => {
+  it("encodes messages made one after another, small or large, ASCII or not", () => {
     const texts = ["a", "µW ✓ 😀".repeat(3), "x".repeat(700), "é".repeat(1000), "y".repeat(5000)];
     const encoded = Array.from({ length: 300 }, (_, i) => encodeMessage({ kind: "result", id: i, value: plain(texts[i % texts.length]) }));
     // Decoded only after all were made: no later message wrote over an earlier one's bytes.
@@ -243,12 +234,17 @@ describe("peeking and sizes", () => {
   it("peeks the correlation id without decoding", () => {
     expect(peekCorrelationId([header({ id: 123456 }), Buffer.from("not json")])).toBe(123456);
     expect(peekCorrelationId([header({ id: 0xffff_ffff })])).toBe(0xffff_ffff);
-    expect(peekCorrelationId([header().subarray(0, 8)])).toBe(7);
+    expect(peekCorrelationId([header().subarray(0, 9)])).toBe(7);
+    // Outgoing frames are strings: the same header read from its characters.
+    expect(peekCorrelationId(encodeMessage({ kind: "result", id: 0x8000_0001, value: plain(1) }))).toBe(0x8000_0001);
   });
 
   it("peeks no correlation id in a header too short to hold one", () => {
     expect(peekCorrelationId([])).toBeUndefined();
-    expect(peekCorrelationId([header().subarray(0, 7)])).toBeUndefined();
+    expect(peekCorrelationId([header().subarray(0, 8)])).toBeUndefined();
+    const notDigits = header({ id: 5 });
+    notDigits[6] = 0x90;
+    expect(peekCorrelationId([notDigits])).toBeUndefined();
   });
 
   it("peeks the correlation id of a header that is a view at an offset", () => {

@@ -1,11 +1,11 @@
 /** Robustness of a daemon against bad input on the wire, over each transport (the daemon and its raw peer: garbage/daemon.ts): malformed messages, hand-made and random, are answered with ProtocolErrors, and messages a daemon does not accept with DaemonErrors. */
 import { describe, expect, it } from "vitest";
 import { encodeValue } from "../src/codec/values.js";
-import { BATCH_CODE, decodeMessage, encodeMessage, type OutFrame } from "../src/protocol/frames.js";
+import { BATCH_CODE, decodeMessage, encodeMessage, peekCorrelationId, type OutFrame } from "../src/protocol/frames.js";
 import { KIND_CODES, PROTOCOL_VERSION, type Message, type MessageKind } from "../src/protocol/message.js";
 import { ProtocolError } from "../src/index.js";
 import { BLOAT, daemonFedGarbage, goodCall, LASER } from "./garbage/daemon.js";
-import { decodeReply, frames, header, type HeaderFields } from "./garbage/wire.js";
+import { decodeReply, frames, header, writeDigits, type HeaderFields } from "./garbage/wire.js";
 import { forEachTransport } from "./helpers.js";
 import { prng } from "./seeded.js";
 
@@ -54,7 +54,7 @@ forEachTransport((use, transport) => {
       const firstFrame = (index: number): Buffer => {
         const h = random() < 0.5 ? bytes(int(20)) : header({ version: random() < 0.7 ? PROTOCOL_VERSION : int(256), kind: int(9), flags: int(4), attachments: int(4) });
         // Unique correlation ids wherever the header is long enough to carry one.
-        if (h.length >= 8) h.writeUInt32BE(index + 1, 4);
+        if (h.length >= 9) writeDigits(h, index + 1, 4, 5);
         return h;
       };
 
@@ -98,8 +98,7 @@ forEachTransport((use, transport) => {
       const wanted = cases.flatMap((c, index) => (c.expect === "silence" ? [] : [{ index, c }]));
       const byId = new Map<number, { index: number; c: Expected }[]>();
       for (const w of wanted) {
-        const h = Buffer.from(w.c.frames[0]!);
-        const id = h.length >= 8 ? h.readUInt32BE(4) : 0;
+        const id = peekCorrelationId([Buffer.from(w.c.frames[0]!)]) ?? 0;
         byId.set(id, [...(byId.get(id) ?? []), w]);
       }
       for (let received = 0; received < wanted.length; received++) {
@@ -138,13 +137,20 @@ forEachTransport((use, transport) => {
         name: "ProtocolError",
         message: "header declares 0 attachment frame(s), message carries 2",
       });
-      expect(await p.expectError(frames(header({ id: 14, attachments: 0xffffffff }), body, Buffer.from("a")), 14)).toMatchObject({
+      expect(await p.expectError(frames(header({ id: 14, attachments: 2 ** 21 - 1 }), body, Buffer.from("a")), 14)).toMatchObject({
         name: "ProtocolError",
-        message: "header declares 4294967295 attachment frame(s), message carries 1",
+        message: "header declares 2097151 attachment frame(s), message carries 1",
       });
+      // Header numbers are 7-bit digits: a byte with its top bit set is no digit.
+      const highBit = header({ id: 18 });
+      highBit[10] = 0x80;
+      expect(await p.expectError(frames(highBit, body), 18)).toMatchObject({ name: "ProtocolError", message: "the attachment count (header bytes 9-11) is not three 7-bit digits" });
+      const badId = header({ id: 19 });
+      badId[4] = 0x10; // 2^32 and more
+      expect(await p.expectError(frames(badId, body), 0)).toMatchObject({ name: "ProtocolError", message: "the correlation id (header bytes 4-8) is not a uint32 in five 7-bit digits" });
       // A short first frame: its id cannot be trusted, the reply carries what bytes 4-7 hold or 0.
       expect(await p.expectError([Buffer.from([PROTOCOL_VERSION, 1, 0])], 0)).toMatchObject({ name: "ProtocolError", message: "first frame is 3 bytes, shorter than the 12-byte header" });
-      expect(await p.expectError([Buffer.from([PROTOCOL_VERSION, 1, 0, 0, 0, 0, 0, 15, 0, 0, 0])], 15)).toMatchObject({ name: "ProtocolError", message: "first frame is 11 bytes, shorter than the 12-byte header" });
+      expect(await p.expectError([Buffer.from([PROTOCOL_VERSION, 1, 0, 0, 0, 0, 0, 0, 15, 0, 0])], 15)).toMatchObject({ name: "ProtocolError", message: "first frame is 11 bytes, shorter than the 12-byte header" });
       // The body in its own frame, as version 1 sent it: the header declares no attachments.
       expect(await p.expectError([header({ id: 17 }), Buffer.from(body)], 17)).toMatchObject({ name: "ProtocolError", message: "header declares 0 attachment frame(s), message carries 1" });
       // A get with an attachment.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Daemon, expose, lockable, LockedError, ProtocolError } from "../src/index.js";
 import { decodeMessage, encodeMessage, HEADER_SIZE } from "../src/protocol/frames.js";
+import { writeDigits } from "./garbage/wire.js";
 import { KIND_CODES, PROTOCOL_VERSION } from "../src/protocol/message.js";
 import { DAEMON_OBJECT_ID } from "../src/protocol/metadata.js";
 import { Channel } from "../src/proxy/channel.js";
@@ -141,7 +142,7 @@ describe("locks per proxy", () => {
     header[0] = PROTOCOL_VERSION;
     header[1] = KIND_CODES.get;
     header[2] = 2;
-    header.writeUInt32BE(9, 4);
+    writeDigits(header, 9, 4, 5);
     for (const token of [null, 7, "short", "x".repeat(65), "has space in it!!", "ünïcödé-ünïcödé-ü"]) {
       expect(() => decodeMessage([Buffer.concat([header, Buffer.from(JSON.stringify([token, "o", "m"]))])])).toThrow(ProtocolError);
     }

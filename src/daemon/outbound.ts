@@ -44,7 +44,7 @@ export class Outbound {
     }
     const unread = this.#budget.unconfirmedBytes(peerId);
     const refusal = errorFrames(
-      peekCorrelationId(frames as Uint8Array[]) ?? 0,
+      peekCorrelationId(frames) ?? 0,
       new LimitExceededError(`this connection's client has not read ${unread} bytes the daemon sent it (maxOutgoingBytes ${this.#maxBytes}); a reply of ${size} bytes was refused`),
       this.#maxMessageSize,
     );

@@ -1,32 +1,32 @@
 /**
  * Encoding and decoding of one message as ZeroMQ frames. Pure functions, no I/O.
  *
- *   frame 0  header, 12 bytes, then the body:
+ *   frame 0  header, 12 bytes of 7-bit text (header.ts), then the body:
  *              0     version (2)
  *              1     kind code (message.ts KIND_CODES)
  *              2     flags: bit 0 = oneway, bit 1 = lock token first in the body (call, get, set)
  *              3     reserved, 0
- *              4-7   correlation id, uint32 big-endian
- *              8-11  number of attachment frames, uint32 big-endian
+ *              4-8   correlation id, five 7-bit digits
+ *              9-11  number of attachment frames, three 7-bit digits
  *              12-   body: UTF-8 JSON array, its shape set by the kind (docs/protocol.md)
  *   frame 1… attachments: raw bytes of binary values referenced from the body
  *
- * Header and body share a frame: each frame costs a native send and receive on ZeroMQ (and a
- * length and a view on TCP), and a small call has no other frame.
+ * Header and body share a frame, made as one string: each frame costs a native send and
+ * receive on ZeroMQ (and a length and a view on TCP), and a small call has no other frame.
  *
- * A batch carries several messages in one ZeroMQ message: a 12-byte batch header (kind 12,
- * the number of messages in bytes 4-7) followed by each message's frames in turn; each
+ * A batch carries several messages in one ZeroMQ message: a 12-byte binary batch header
+ * (kind 12, the number of messages in bytes 4-7, uint32 big-endian) followed by each message's frames in turn; each
  * message's own header tells how many attachment frames follow its first.
  *
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
 import { ProtocolError } from "../errors.js";
-import { readUint32 as uint32, writeUint32 } from "../uint32.js";
+import { readUint32 as uint32 } from "../uint32.js";
+import { HEADER_SIZE, headerText, MAX_ATTACHMENTS, readAttachments, readId } from "./header.js";
 import { jsonText } from "./json-text.js";
-import { textFrame } from "./text-frame.js";
 import { isLockToken, KIND_CODES, NO_ATTACHMENTS, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
-export const HEADER_SIZE = 12;
+export { HEADER_SIZE };
 const FLAG_ONEWAY = 1;
 const FLAG_LOCK = 2;
 /** Kinds by wire code (an array: looked up for every message received). */
@@ -36,16 +36,10 @@ for (const [kind, code] of Object.entries(KIND_CODES)) KIND_BY_CODE[code] = kind
 /** One frame as handed to the socket: strings are sent as UTF-8 without an extra copy here. */
 export type OutFrame = Uint8Array | string;
 
-/** A message's first frame: its header, then `body`. */
-function first(kind: MessageKind, id: number, flags: number, attachments: number, body: string): Buffer {
-  const h = textFrame(HEADER_SIZE, body);
-  h[0] = PROTOCOL_VERSION;
-  h[1] = KIND_CODES[kind];
-  h[2] = flags;
-  h[3] = 0;
-  writeUint32(h, id >>> 0, 4);
-  writeUint32(h, attachments, 8);
-  return h;
+/** A message's header, to which its body is appended: the first frame is one string. */
+function header(kind: MessageKind, id: number, flags: number, attachments: number): string {
+  if (attachments > MAX_ATTACHMENTS) throw new ProtocolError(`a message carries at most ${MAX_ATTACHMENTS} attachment frames, not ${attachments}`);
+  return headerText(PROTOCOL_VERSION, KIND_CODES[kind], flags, id >>> 0, attachments);
 }
 
 // A signal emission is encoded for every subscriber in a row: remembering the last value
@@ -63,7 +57,7 @@ function valueJson(value: SerializedValue): string {
 }
 
 function withPayload(kind: MessageKind, id: number, flags: number, prefix: string, payload: Payload): OutFrame[] {
-  const h = first(kind, id, flags, payload.attachments.length, `[${prefix}${valueJson(payload.value)}]`);
+  const h = `${header(kind, id, flags, payload.attachments.length)}[${prefix}${valueJson(payload.value)}]`;
   return payload.attachments.length === 0 ? [h] : [h, ...payload.attachments];
 }
 
@@ -96,33 +90,33 @@ export function encodeMessage(message: Message): OutFrame[] {
     case "call":
       return withPayload("call", message.id, (message.oneway ? FLAG_ONEWAY : 0) | lockFlag(message.lock), `${target(message.lock, message.object, message.member)},`, message.args);
     case "get":
-      return [first("get", message.id, lockFlag(message.lock), 0, `[${target(message.lock, message.object, message.member)}]`)];
+      return [`${header("get", message.id, lockFlag(message.lock), 0)}[${target(message.lock, message.object, message.member)}]`];
     case "set":
       return withPayload("set", message.id, lockFlag(message.lock), `${target(message.lock, message.object, message.member)},`, message.value);
     case "result":
     case "error":
       return withPayload(message.kind, message.id, 0, "", message.value);
     case "heartbeat":
-      return [first("heartbeat", 0, 0, 0, "[]")];
+      return [`${header("heartbeat", 0, 0, 0)}[]`];
     case "ack":
-      return [first("ack", message.id, 0, 0, "[]")];
+      return [`${header("ack", message.id, 0, 0)}[]`];
     case "reset":
-      return [first("reset", 0, 0, 0, "[]")];
+      return [`${header("reset", 0, 0, 0)}[]`];
     case "subscribe":
     case "unsubscribe":
-      return [first(message.kind, message.id, 0, 0, JSON.stringify([message.object, message.signal]))];
+      return [`${header(message.kind, message.id, 0, 0)}${JSON.stringify([message.object, message.signal])}`];
     case "event":
       return withPayload("event", message.id, 0, `${JSON.stringify(message.object)},${JSON.stringify(message.signal)},${message.dropped},`, message.args);
     case "stream":
-      return [first("stream", message.id, 0, 0, `[${message.window},${message.windowBytes}]`)];
+      return [`${header("stream", message.id, 0, 0)}[${message.window},${message.windowBytes}]`];
     case "item":
       return withPayload("item", message.id, 0, "", message.value);
     case "credit":
-      return [first("credit", message.id, 0, 0, `[${message.items}]`)];
+      return [`${header("credit", message.id, 0, 0)}[${message.items}]`];
     case "cancel":
-      return [first("cancel", message.id, 0, 0, "[]")];
+      return [`${header("cancel", message.id, 0, 0)}[]`];
     case "received":
-      return [first("received", 0, 0, 0, `[${message.bytes},${message.messages}]`)];
+      return [`${header("received", 0, 0, 0)}[${message.bytes},${message.messages}]`];
   }
 }
 
@@ -158,7 +152,8 @@ export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
     const header = frames[i];
     if (!header || header.length < HEADER_SIZE) bad(`batch message ${m + 1} of ${count} is missing or truncated`);
     if (header[1] === BATCH_CODE) bad("a batch cannot contain a batch");
-    const attachments = uint32(header, 8);
+    const attachments = readAttachments(header);
+    if (attachments < 0) bad(`batch message ${m + 1} of ${count} has an attachment count that is not 7-bit digits`);
     const end = i + 1 + attachments;
     if (end > frames.length) bad(`batch message ${m + 1} declares ${attachments} attachment frame(s) the batch does not carry`);
     messages.push(frames.slice(i, end));
@@ -168,11 +163,13 @@ export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
   return messages;
 }
 
-/** Correlation id of a message whose header is at least long enough to hold one, else undefined. */
-export function peekCorrelationId(frames: readonly Uint8Array[]): number | undefined {
+/** Correlation id of a message whose header is long enough to hold a valid one, else undefined. */
+export function peekCorrelationId(frames: readonly OutFrame[]): number | undefined {
   const h = frames[0];
-  if (!h || h.length < 8) return undefined;
-  return uint32(h, 4);
+  if (h === undefined || h.length < HEADER_SIZE - 3) return undefined;
+  // Outgoing frames are strings of 7-bit characters (their bytes), received ones bytes.
+  const id = readId(typeof h === "string" ? Buffer.from(h.slice(0, HEADER_SIZE - 3), "latin1") : h);
+  return id < 0 ? undefined : id;
 }
 
 /** Whether a header, however broken the rest, says the message is a result or an error. */
@@ -267,8 +264,10 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
   if (h[0] !== PROTOCOL_VERSION) bad(`unsupported protocol version ${h[0]} (this side speaks ${PROTOCOL_VERSION})`);
   const kind = KIND_BY_CODE[h[1]!];
   if (kind === undefined) bad(`unknown message kind ${h[1]}`);
-  const id = uint32(h, 4);
-  const declared = uint32(h, 8);
+  const id = readId(h);
+  if (id < 0) bad("the correlation id (header bytes 4-8) is not a uint32 in five 7-bit digits");
+  const declared = readAttachments(h);
+  if (declared < 0) bad("the attachment count (header bytes 9-11) is not three 7-bit digits");
   if (declared !== frames.length - 1) bad(`header declares ${declared} attachment frame(s), message carries ${frames.length - 1}`);
   const attachments = declared === 0 ? NO_ATTACHMENTS : frames.slice(1);
   const body = parseBody(h);

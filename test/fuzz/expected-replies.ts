@@ -29,7 +29,7 @@ export function expectedForValid(frames: Frames): ExpectedReply[] {
   const h = frames[0]!;
   const kind = h[1];
   if (kind === KIND_CODES.heartbeat || kind === KIND_CODES.ack || (kind === KIND_CODES.call && (h[2]! & 1) === 1)) return [];
-  return [{ id: h.readUInt32BE(4), error: false }];
+  return [{ id: peekCorrelationId(frames) ?? 0, error: false }];
 }
 
 function expectedForOne(frames: Frames, max: number): ExpectedReply[] {

@@ -1,7 +1,9 @@
 /** Mutations of the fuzz test (fuzz.test.ts): what is done to valid messages and batches before they are sent. */
 import { DAEMON_OBJECT_ID } from "../../src/index.js";
 import { BATCH_CODE, encodeBatch, encodeMessage, HEADER_SIZE } from "../../src/protocol/frames.js";
+import { readAttachments } from "../../src/protocol/header.js";
 import { KIND_CODES } from "../../src/protocol/message.js";
+import { writeDigits } from "../garbage/wire.js";
 import { LASER } from "./config.js";
 import type { Rng } from "./rng.js";
 import { toBuffers, type Frames } from "./valid-messages.js";
@@ -71,7 +73,7 @@ function headerOf(frames: Frames): Buffer {
 
 function setAttachmentCount(frames: Frames): void {
   const h = frames[0];
-  if (h && h.length >= HEADER_SIZE) h.writeUInt32BE(Math.max(0, frames.length - 1), 8);
+  if (h && h.length >= HEADER_SIZE) writeDigits(h, Math.max(0, frames.length - 1), 9, 3);
 }
 
 function withHeader(frames: Frames, edit: (h: Buffer) => void): Frames {
@@ -158,8 +160,13 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
   [6, "kind", (r, f) => withHeader(f, (h) => (h[1] = r.weighted<number>([[6, r.int(14)], [3, BATCH_CODE], [1, 255]])))],
   [5, "oneway-flag", (r, f) => withHeader(f, (h) => (h[2] = r.weighted<number>([[6, h[2]! ^ 1], [1, r.int(256)]])))],
   [1, "reserved", (r, f) => withHeader(f, (h) => (h[3] = 1 + r.int(255)))],
-  [3, "huge-id", (r, f) => withHeader(f, (h) => h.writeUInt32BE(r.pick([0, 0xffffffff, 0x80000000, 0x7fffffff]), 4))],
-  [4, "attachment-count", (r, f) => withHeader(f, (h) => h.writeUInt32BE(r.pick([0xffffffff, 0x7fffffff, 65_536, (h.readUInt32BE(8) + 1) >>> 0, Math.max(0, h.readUInt32BE(8) - 1)]), 8))],
+  [3, "huge-id", (r, f) => withHeader(f, (h) => writeDigits(h, r.pick([0, 0xffffffff, 0x80000000, 0x7fffffff, 2 ** 32, 2 ** 35 - 1]), 4, 5))],
+  // Header numbers are 7-bit digits: a byte with its top bit set is none.
+  [2, "high-bit", (r, f) => withHeader(f, (h) => (h[4 + r.int(8)] |= 0x80))],
+  [4, "attachment-count", (r, f) => withHeader(f, (h) => {
+    const declared = Math.max(0, readAttachments(h));
+    writeDigits(h, r.pick([2 ** 21 - 1, 2 ** 20, 65_536, declared + 1, Math.max(0, declared - 1)]), 9, 3);
+  })],
   // Bytes between header and body, or a first frame cut inside its header.
   [2, "header-length", (r, f) => [r.chance(0.5) ? Buffer.concat([headerOf(f), r.bytes(1 + r.int(8)), f[0]!.subarray(HEADER_SIZE)]) : f[0]!.subarray(0, r.int(HEADER_SIZE)), ...f.slice(1)]],
   [1.5, "deep-nesting", (r, f) => {
@@ -277,7 +284,7 @@ export function maxBatch(r: Rng, applied: string[]): Frames {
       case 5: case 6: case 7: case 8: return toBuffers(encodeMessage({ kind: "ack", id: i }));
       default: {
         const call = Buffer.from(ping);
-        call.writeUInt32BE(i + 1, 4);
+        writeDigits(call, i + 1, 4, 5);
         return [call];
       }
     }

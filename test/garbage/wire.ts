@@ -14,14 +14,25 @@ export interface HeaderFields {
   readonly attachments?: number;
 }
 
-/** A 12-byte header with any field set to anything (valid defaults: version 1, call, id 1). */
+/** Writes `value` as `count` 7-bit digits at `at`, most significant first: how a header holds its numbers. */
+export function writeDigits(h: Buffer, value: number, at: number, count: number): void {
+  for (let i = count - 1; i >= 0; i--) {
+    h[at + i] = value % 128;
+    value = Math.floor(value / 128);
+  }
+}
+
+/**
+ * A 12-byte header with any field set to anything (valid defaults: this version, call, id 1);
+ * the id in bytes 4-8, the attachment count (below 2^21) in bytes 9-11, as 7-bit digits.
+ */
 export function header({ version = PROTOCOL_VERSION, kind = KIND_CODES.call, flags = 0, id = 1, attachments = 0 }: HeaderFields = {}): Buffer {
   const h = Buffer.alloc(HEADER_SIZE);
   h[0] = version;
   h[1] = kind;
   h[2] = flags;
-  h.writeUInt32BE(id >>> 0, 4);
-  h.writeUInt32BE(attachments >>> 0, 8);
+  writeDigits(h, id >>> 0, 4, 5);
+  writeDigits(h, attachments, 9, 3);
   return h;
 }
 
