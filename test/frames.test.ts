@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ProtocolError } from "../src/index.js";
+import { MessageTooLargeError, ProtocolError } from "../src/index.js";
 import {
   HEADER_SIZE,
   decodeMessage,
@@ -94,6 +94,12 @@ describe("encodeMessage and decodeMessage", () => {
     const bodyOf = (value: Payload): unknown => JSON.parse(received(encodeMessage({ kind: "result", id: 1, value }))[0]!.toString("utf8", HEADER_SIZE));
     expect(bodyOf(plain([1, 2]))).toEqual([[1, 2]]);
     expect(bodyOf(annotated)).toEqual([annotated.value.json, annotated.value.meta]);
+  });
+
+  it("refuses to encode more binary values than the header's three 7-bit digits count", () => {
+    const many = (n: number): Payload => ({ value: { json: null }, attachments: new Array<Uint8Array>(n).fill(Buffer.alloc(0)) });
+    expect(() => encodeMessage({ kind: "result", id: 1, value: many(2 ** 21) })).toThrow(MessageTooLargeError);
+    expect(readAttachments(received(encodeMessage({ kind: "result", id: 1, value: many(2 ** 21 - 1) }))[0]!)).toBe(2 ** 21 - 1);
   });
 
   it("encodes messages made one after another, small or large, ASCII or not", () => {

@@ -15,12 +15,13 @@
  * receive on ZeroMQ (and a length and a view on TCP), and a small call has no other frame.
  *
  * A batch carries several messages in one ZeroMQ message: a 12-byte binary batch header
- * (kind 12, the number of messages in bytes 4-7, uint32 big-endian) followed by each message's frames in turn; each
- * message's own header tells how many attachment frames follow its first.
+ * (kind 12, the number of messages in bytes 4-7, uint32 big-endian) followed by each
+ * message's frames in turn; each message's own header tells how many attachment frames
+ * follow its first.
  *
  * A ROUTER sees the peer's routing id in front of these frames; that is the transport's business.
  */
-import { ProtocolError } from "../errors.js";
+import { MessageTooLargeError, ProtocolError } from "../errors.js";
 import { readUint32 as uint32 } from "../uint32.js";
 import { HEADER_SIZE, headerText, MAX_ATTACHMENTS, readAttachments, readId } from "./header.js";
 import { jsonText } from "./json-text.js";
@@ -38,7 +39,7 @@ export type OutFrame = Uint8Array | string;
 
 /** A message's header, to which its body is appended: the first frame is one string. */
 function header(kind: MessageKind, id: number, flags: number, attachments: number): string {
-  if (attachments > MAX_ATTACHMENTS) throw new ProtocolError(`a message carries at most ${MAX_ATTACHMENTS} attachment frames, not ${attachments}`);
+  if (attachments > MAX_ATTACHMENTS) throw new MessageTooLargeError(`a message carries at most ${MAX_ATTACHMENTS} binary values, not ${attachments}`);
   return headerText(PROTOCOL_VERSION, KIND_CODES[kind], flags, id >>> 0, attachments);
 }
 
@@ -166,9 +167,9 @@ export function splitBatch<F extends Uint8Array>(frames: readonly F[]): F[][] {
 /** Correlation id of a message whose header is long enough to hold a valid one, else undefined. */
 export function peekCorrelationId(frames: readonly OutFrame[]): number | undefined {
   const h = frames[0];
-  if (h === undefined || h.length < HEADER_SIZE - 3) return undefined;
+  if (h === undefined) return undefined;
   // Outgoing frames are strings of 7-bit characters (their bytes), received ones bytes.
-  const id = readId(typeof h === "string" ? Buffer.from(h.slice(0, HEADER_SIZE - 3), "latin1") : h);
+  const id = readId(typeof h === "string" ? Buffer.from(h.slice(0, HEADER_SIZE), "latin1") : h);
   return id < 0 ? undefined : id;
 }
 

@@ -48,8 +48,9 @@ function digits(bytes: Uint8Array, at: number, count: number): number {
   return value;
 }
 
-/** The correlation id of a header at least 9 bytes long; -1 when it holds none (not 7-bit digits, or above 2^32-1). */
+/** The correlation id of a header; -1 when it holds none (shorter than 9 bytes, not 7-bit digits, or above 2^32-1). */
 export function readId(header: Uint8Array): number {
+  if (header.length < ID_AT + ID_DIGITS) return -1;
   const id = digits(header, ID_AT, ID_DIGITS);
   return id > 0xffff_ffff ? -1 : id;
 }

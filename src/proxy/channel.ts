@@ -164,7 +164,12 @@ export class Channel {
     // The id is set on the request itself (built with id 0): a spread would copy it.
     (request as { id: number }).id = id;
     const message = request;
-    const frames = encodeMessage(message);
+    let frames: OutFrame[];
+    try {
+      frames = encodeMessage(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (exceedsSize(frames, this.#options.maxMessageSize)) {
       return Promise.reject(new MessageTooLargeError(`message of ${outgoingSize(frames)} bytes exceeds the maximum of ${this.#options.maxMessageSize}`));
     }
