@@ -74,7 +74,12 @@ export async function alternating<T>(count: number, sides: readonly (() => Promi
  * cancels in its ratio, where the best rounds of each side may come from different moments.
  */
 export function medianRatio(a: readonly number[], b: readonly number[]): number {
-  return median(a.map((value, r) => value / b[r]!));
+  return median(roundRatios(a, b));
+}
+
+/** `a[r] / b[r]` for each round `r`. */
+export function roundRatios(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((value, r) => value / b[r]!);
 }
 
 /** The median (of an even count, the mean of the middle two). */

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { connect as connectHere } from "../src/index.js";
 import type { BenchObject } from "./bench-object.js";
 import { startChild as startChildHere, type Child } from "./children.js";
-import { median, pipelined, timed, type Rate } from "./measure.js";
+import { median, pipelined, roundRatios, timed, type Rate } from "./measure.js";
 import { RawClient } from "./raw-client.js";
 import { RawNetClient } from "./raw-net-client.js";
 
@@ -91,14 +91,11 @@ try {
   sides.push(await pyroSide(undefined), values.against === undefined ? await rawSide() : await pyroSide(values.against));
   for (let i = 0; i < warmup; i++) for (const side of sides) await side.echo();
   const rates: [number[], number[]] = [[], []];
-  const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const rate: number[] = [];
-    for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) rate[i] = (await round(sides[i]!)).perSecond;
-    rates[0].push(rate[0]!);
-    rates[1].push(rate[1]!);
-    ratios.push(rate[0]! / rate[1]!);
+    // Which side goes first alternates too.
+    for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) rates[i as 0 | 1].push((await round(sides[i]!)).perSecond);
   }
+  const ratios = roundRatios(rates[0], rates[1]);
   const workload = sequential ? "sequential calls" : "pipelined calls (100 in flight)";
   console.log(`${workload}, ${rounds} rounds of ${calls}:`);
   sides.forEach((side, i) => console.log(`  ${side.name}: median ${Math.round(median(rates[i as 0 | 1]))} calls/s, best ${Math.round(Math.max(...rates[i as 0 | 1]))}`));

@@ -2,7 +2,7 @@
 import { DAEMON_OBJECT_ID } from "../../src/index.js";
 import { BATCH_CODE, encodeBatch, encodeMessage, HEADER_SIZE } from "../../src/protocol/frames.js";
 import { readAttachments } from "../../src/protocol/header.js";
-import { KIND_CODES } from "../../src/protocol/message.js";
+import { KIND_CODES, PROTOCOL_VERSION } from "../../src/protocol/message.js";
 import { writeDigits } from "../garbage/wire.js";
 import { LASER } from "./config.js";
 import type { Rng } from "./rng.js";
@@ -156,7 +156,8 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
   }],
   [3, "extra-frames", (r, f) => [...f, ...Array.from({ length: 1 + r.int(3) }, () => r.bytes(r.int(32)))]],
   [2, "swap-frames", (r, f) => (f.length > 1 ? [f[1]!, f[0]!, ...f.slice(2)] : f)],
-  [3, "version", (r, f) => withHeader(f, (h) => (h[0] = r.pick([0, 2, 255, r.int(256)])))],
+  // Any version but this one (version 1 sent header and body as two frames).
+  [3, "version", (r, f) => withHeader(f, (h) => (h[0] = r.pick([0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 255, (PROTOCOL_VERSION + 1 + r.int(255)) % 256])))],
   [6, "kind", (r, f) => withHeader(f, (h) => (h[1] = r.weighted<number>([[6, r.int(14)], [3, BATCH_CODE], [1, 255]])))],
   [5, "oneway-flag", (r, f) => withHeader(f, (h) => (h[2] = r.weighted<number>([[6, h[2]! ^ 1], [1, r.int(256)]])))],
   [1, "reserved", (r, f) => withHeader(f, (h) => (h[3] = 1 + r.int(255)))],
