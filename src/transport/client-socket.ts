@@ -88,6 +88,9 @@ export class ClientSocket implements ClientTransport {
           } catch (error) {
             process.emitWarning(`a reply could not be handled: ${String(error)}`, "PyroProxyWarning");
           }
+          // Let the code awaiting these replies run (and send its next requests) before the
+          // next receive() re-arms ZeroMQ's poll: that native call then waits off the critical path.
+          await new Promise((resolve) => process.nextTick(resolve));
         }
       } catch (error) {
         if (!dealer.closed) process.emitWarning(`the connection to ${endpoint} stopped receiving: ${String(error)}`, "PyroProxyWarning");
