@@ -347,17 +347,19 @@ export async function rpcBenchmarks(sizes: Sizes): Promise<RpcReport> {
       record(`${label} Buffer transfer`, "MB/s", measured(moves, perSecond, (r) => (r.perSecond * bytes) / 1e6), false, label === "64 MiB" ? { zmq: 0.8 } : {}, ["raw send", "raw node:net send"]);
     }
 
-    // Nameserver lookups against sequential calls.
+    // Nameserver lookups against sequential calls, warmed up as much and measured in alternating
+    // rounds as they are (a lookup path barely warmed up, timed once, measured its JIT tiers).
     const ns = await locateNs({ ns: pyroServer.info.ns });
     try {
-      for (let i = 0; i < 200; i++) await ns.lookup("bench.object");
-      const lookups = await timed(sizes.lookups, async () => {
-        for (let i = 0; i < sizes.lookups; i++) await ns.lookup("bench.object");
-      });
-      const calls = await timed(sizes.lookups, async () => {
-        for (let i = 0; i < sizes.lookups; i++) await proxy.echo(PAYLOAD);
-      });
-      figures.push(higher("nameserver lookups", "lookups/s", lookups.perSecond, calls.perSecond, "pyro-ts sequential calls", 0.8));
+      for (let i = 0; i < sizes.warmup; i++) await ns.lookup("bench.object");
+      const sequentially = (call: () => Promise<unknown>) => () =>
+        timed(sizes.lookups, async () => {
+          for (let i = 0; i < sizes.lookups; i++) await call();
+        });
+      const [lookups, calls] = await rounds(sizes.rounds, [sequentially(() => ns.lookup("bench.object")), sequentially(() => proxy.echo(PAYLOAD))]);
+      const rates = [lookups!.map(perSecond), calls!.map(perSecond)] as const;
+      const figure = higher("nameserver lookups", "lookups/s", Math.max(...rates[0]), Math.max(...rates[1]), "pyro-ts sequential calls", 0.8);
+      figures.push({ ...figure, paired: medianRatio(rates[0], rates[1]) });
     } finally {
       await ns.$close();
     }
