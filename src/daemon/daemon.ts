@@ -90,6 +90,8 @@ export class Daemon {
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
   readonly #calls = new CallsInProgress();
+  /** Whether the message being received started work that answers from a promise callback. */
+  #answersLater = false;
   readonly #out: Outbound;
   readonly #maxCallsPerConnection: number;
   readonly #maxConnections: number;
@@ -270,11 +272,13 @@ export class Daemon {
     this.clientDisconnected.emit(peerId);
   }
 
-  #receive(peer: Buffer, peerId: string, frames: Buffer[]): void {
+  /** Returns whether the message started work that answers from a promise callback (see ServerMessageHandler). */
+  #receive(peer: Buffer, peerId: string, frames: Buffer[]): boolean {
+    this.#answersLater = false;
     if (!this.#peers.has(peerId) && this.#peers.size + this.#fronts.size >= this.#maxConnections) {
       // Not tracked, so it holds nothing here; it may try again when others have gone.
       if (!peekOneway(frames)) this.#out.error(peer, undefined, peekCorrelationId(frames) ?? 0, new LimitExceededError(`this daemon serves ${this.#maxConnections} connections, the most it may`));
-      return;
+      return false;
     }
     // A connection we dropped for silence (its process stalled) is alive after all: tell it.
     if (this.#peers.seen(peerId)) this.#out.reply(peer, peerId, encodeMessage({ kind: "reset", id: 0 }));
@@ -284,13 +288,12 @@ export class Daemon {
         messages = splitBatch(frames);
       } catch (error) {
         this.#out.error(peer, peerId, 0, error);
-        return;
+        return false;
       }
       // Each message of a batch is held to the size limit on its own, and answered on its own.
       for (const message of messages) this.#receiveOne(peer, peerId, message);
-      return;
-    }
-    this.#receiveOne(peer, peerId, frames);
+    } else this.#receiveOne(peer, peerId, frames);
+    return this.#answersLater;
   }
 
   #receiveOne(peer: Buffer, peerId: string, frames: Buffer[]): void {
@@ -365,6 +368,7 @@ export class Daemon {
     }
     const call = oneway ? undefined : new Unanswered(peer, peerId, message.id);
     this.#calls.begin(peerId, call);
+    this.#answersLater = true;
     Promise.resolve(result).then(
       (value: unknown) => this.#settled(peer, peerId, message, call, false, value),
       (error: unknown) => this.#settled(peer, peerId, message, call, true, error),

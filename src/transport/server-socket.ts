@@ -70,12 +70,17 @@ export class ServerSocket implements ServerTransport {
         for await (const message of this.#router) {
           const peer = message[0];
           if (!peer) continue;
+          let answersLater = false;
           try {
-            handler(peer, peer.toString("latin1"), message.slice(1));
+            answersLater = handler(peer, peer.toString("latin1"), message.slice(1)) === true;
           } catch (error) {
             // One message must never end the loop that serves everyone.
             process.emitWarning(`a message could not be handled: ${String(error)}`, "PyroDaemonWarning");
           }
+          // An async method answers from a promise callback, after the next receive() would have
+          // re-armed the poll: when no other request waits (those batch their replies), let it
+          // answer first.
+          if (answersLater && !this.#router.readable) await new Promise((resolve) => process.nextTick(resolve));
         }
       } catch (error) {
         if (!this.#router.closed) process.emitWarning(`the daemon stopped receiving: ${String(error)}`, "PyroDaemonWarning");

@@ -23,9 +23,10 @@ export interface SendReceipt {
 /**
  * Receives one message: the peer's identity (stable for the connection), the same as a latin1
  * string (`peerId`, made once per connection where the transport can, to key maps by), and the
- * frames after it.
+ * frames after it. Returns true when the message started work that answers from a promise
+ * callback (an async method), so a transport can let that run before it waits for more.
  */
-export type ServerMessageHandler = (peer: Buffer, peerId: string, frames: Buffer[]) => void;
+export type ServerMessageHandler = (peer: Buffer, peerId: string, frames: Buffer[]) => boolean | void;
 
 /** A peer's connection ended: its identity, and the same as a latin1 string. */
 export type ServerDisconnectHandler = (peer: Buffer, peerId: string) => void;
