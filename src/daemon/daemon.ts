@@ -90,7 +90,7 @@ export class Daemon {
   readonly #closeTimeout: number;
   readonly #onError: (error: unknown, context: string) => void;
   readonly #calls = new CallsInProgress();
-  /** Whether the message being received started work that answers from a promise callback. */
+  /** Whether the message being received started a call that answers from a promise callback. */
   #answersLater = false;
   readonly #out: Outbound;
   readonly #maxCallsPerConnection: number;
@@ -368,7 +368,7 @@ export class Daemon {
     }
     const call = oneway ? undefined : new Unanswered(peer, peerId, message.id);
     this.#calls.begin(peerId, call);
-    this.#answersLater = true;
+    if (call) this.#answersLater = true;
     Promise.resolve(result).then(
       (value: unknown) => this.#settled(peer, peerId, message, call, false, value),
       (error: unknown) => this.#settled(peer, peerId, message, call, true, error),

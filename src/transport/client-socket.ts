@@ -3,6 +3,7 @@ import { ConnectionClosedError, SecurityError } from "../errors.js";
 import type { CurveKeyPair } from "./curve.js";
 import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
+import { afterPromiseCallbacks } from "./after-callbacks.js";
 import { SendQueue } from "./send-queue.js";
 import { commonSocketOptions } from "./socket-options.js";
 import type { ClientTransport, ClientTransportEvents, SendReceipt } from "./transport.js";
@@ -88,9 +89,8 @@ export class ClientSocket implements ClientTransport {
           } catch (error) {
             process.emitWarning(`a reply could not be handled: ${String(error)}`, "PyroProxyWarning");
           }
-          // Let the code awaiting these replies run (and send its next requests) before the
-          // next receive() re-arms ZeroMQ's poll: that native call then waits off the critical path.
-          await new Promise((resolve) => process.nextTick(resolve));
+          // The code awaiting these replies sends its next requests before the poll is re-armed.
+          await afterPromiseCallbacks();
         }
       } catch (error) {
         if (!dealer.closed) process.emitWarning(`the connection to ${endpoint} stopped receiving: ${String(error)}`, "PyroProxyWarning");

@@ -5,6 +5,7 @@ import type { OutFrame } from "../protocol/frames.js";
 import { batchBudget, type ResolvedTransportOptions } from "./options.js";
 import { zapHandler, type AuthorizedKeys, type CurveKeyPair } from "./curve.js";
 import { endpointReleased } from "./endpoint-release.js";
+import { afterPromiseCallbacks } from "./after-callbacks.js";
 import { SendQueue } from "./send-queue.js";
 import type { SendReceipt, ServerMessageHandler, ServerTransport } from "./transport.js";
 import { commonSocketOptions } from "./socket-options.js";
@@ -77,10 +78,9 @@ export class ServerSocket implements ServerTransport {
             // One message must never end the loop that serves everyone.
             process.emitWarning(`a message could not be handled: ${String(error)}`, "PyroDaemonWarning");
           }
-          // An async method answers from a promise callback, after the next receive() would have
-          // re-armed the poll: when no other request waits (those batch their replies), let it
-          // answer first.
-          if (answersLater && !this.#router.readable) await new Promise((resolve) => process.nextTick(resolve));
+          // An async method answers before the poll is re-armed, unless other requests wait (their
+          // replies then leave batched, as those of synchronous methods).
+          if (answersLater && !this.#router.readable) await afterPromiseCallbacks();
         }
       } catch (error) {
         if (!this.#router.closed) process.emitWarning(`the daemon stopped receiving: ${String(error)}`, "PyroDaemonWarning");
