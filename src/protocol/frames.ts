@@ -24,6 +24,7 @@
 import { MessageTooLargeError, ProtocolError } from "../errors.js";
 import { readUint32 as uint32 } from "../uint32.js";
 import { HEADER_SIZE, headerText, MAX_ATTACHMENTS, readAttachments, readId } from "./header.js";
+import { parseJsonArray } from "./json-array.js";
 import { jsonText } from "./json-text.js";
 import { isLockToken, KIND_CODES, NO_ATTACHMENTS, PROTOCOL_VERSION, type Message, type MessageKind, type Payload, type SerializedValue } from "./message.js";
 
@@ -214,12 +215,15 @@ function asBuffer(frame: Uint8Array): Buffer {
   return frame instanceof Buffer ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
 }
 
-/** The body after the header in a message's first frame. */
-function parseBody(frame: Uint8Array): unknown[] {
+/** The body after the header in a message's first frame; its first `names` items are names (json-array.ts). */
+function parseBody(frame: Uint8Array, names: number): unknown[] {
+  const bytes = asBuffer(frame);
+  const plain = parseJsonArray(bytes, HEADER_SIZE, names);
+  if (plain !== undefined) return plain;
   let body: unknown;
   try {
     // No encoding named: UTF-8, without looking the name up.
-    body = JSON.parse(asBuffer(frame).toString(undefined, HEADER_SIZE));
+    body = JSON.parse(bytes.toString(undefined, HEADER_SIZE));
   } catch (error) {
     bad(`body is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -271,10 +275,12 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
   if (declared < 0) bad("the attachment count (header bytes 9-11) is not three 7-bit digits");
   if (declared !== frames.length - 1) bad(`header declares ${declared} attachment frame(s), message carries ${frames.length - 1}`);
   const attachments = declared === 0 ? NO_ATTACHMENTS : frames.slice(1);
-  const body = parseBody(h);
   // Requests that carry a lock token have it first; the other items follow at offset 1.
-  const locked = (h[2]! & FLAG_LOCK) !== 0 && (kind === "call" || kind === "get" || kind === "set");
+  const request = kind === "call" || kind === "get" || kind === "set";
+  const locked = (h[2]! & FLAG_LOCK) !== 0 && request;
   const o = locked ? 1 : 0;
+  // Names lead the bodies of requests (object, member), subscriptions and events (object, signal).
+  const body = parseBody(h, request ? o + 2 : kind === "subscribe" || kind === "unsubscribe" || kind === "event" ? 2 : 0);
   // Set on every request, undefined when it has none: one object shape whatever the flags.
   const lock = locked ? lockToken(body) : undefined;
   switch (kind) {
