@@ -279,7 +279,7 @@ export function decodeMessage(frames: readonly Uint8Array[]): Message {
   const request = kind === "call" || kind === "get" || kind === "set";
   const locked = (h[2]! & FLAG_LOCK) !== 0 && request;
   const o = locked ? 1 : 0;
-  // Names lead the bodies of requests (object, member), subscriptions and events (object, signal).
+  // Names lead the bodies of requests (lock token, object, member), subscriptions and events (object, signal).
   const body = parseBody(h, request ? o + 2 : kind === "subscribe" || kind === "unsubscribe" || kind === "event" ? 2 : 0);
   // Set on every request, undefined when it has none: one object shape whatever the flags.
   const lock = locked ? lockToken(body) : undefined;
