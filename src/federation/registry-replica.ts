@@ -183,8 +183,8 @@ export class RegistryReplica {
     return { result, output: this.#flush() };
   }
 
-  /** A member joined or is alive again: its names show, and we swap digests with it. */
-  peerUp(now: number, id: string): ReplicaOutput {
+  /** A member joined or is alive again: its names show, and we swap digests with it (`_now`: as peerDown takes it; joining starts no timer). */
+  peerUp(_now: number, id: string): ReplicaOutput {
     if (id === this.#self || !isOriginId(id) || isRemoteOrigin(id)) return this.#flush();
     // Touched before the change, so the view compares what showed before with what shows after.
     this.#touchOrigin(id);

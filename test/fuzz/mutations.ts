@@ -155,7 +155,7 @@ const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
     return [...f.slice(0, i + 1), f[i]!, ...f.slice(i + 1)];
   }],
   [3, "extra-frames", (r, f) => [...f, ...Array.from({ length: 1 + r.int(3) }, () => r.bytes(r.int(32)))]],
-  [2, "swap-frames", (r, f) => (f.length > 1 ? [f[1]!, f[0]!, ...f.slice(2)] : f)],
+  [2, "swap-frames", (_r, f) => (f.length > 1 ? [f[1]!, f[0]!, ...f.slice(2)] : f)],
   // Any version but this one (version 1 sent header and body as two frames).
   [3, "version", (r, f) => withHeader(f, (h) => (h[0] = r.pick([0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 255, (PROTOCOL_VERSION + 1 + r.int(255)) % 256])))],
   [6, "kind", (r, f) => withHeader(f, (h) => (h[1] = r.weighted<number>([[6, r.int(14)], [3, BATCH_CODE], [1, 255]])))],
