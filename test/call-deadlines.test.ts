@@ -37,14 +37,19 @@ describe("CallDeadlines (one timer for a channel's calls)", () => {
   });
 
   it("is not moved by a later deadline, and stays quiet once no call waits", async () => {
-    const { deadlines, firings, timer } = calls();
+    const { deadlines, expired, firings, timer } = calls();
     const soon = Date.now() + 30;
     deadlines.add(soon);
     timer.add(soon);
     timer.add(Date.now() + 60_000); // answered before its time: never in `deadlines`
     timer.add(Infinity); // a call without a timeout
     await sleep(120);
-    expect(firings).toHaveLength(1);
+    expect(expired.has(soon)).toBe(true);
+    // Node's timers keep the loop's monotonic time, which may run a millisecond ahead of
+    // Date.now(): a firing just before the deadline expires nothing and sets the timer again.
+    for (const at of firings) expect(at).toBeGreaterThanOrEqual(soon - 5);
+    // One firing at or past the deadline, the one that expired it, and none since.
+    expect(firings.filter((at) => at >= soon)).toHaveLength(1);
     timer.stop();
   });
 
