@@ -57,9 +57,9 @@ function array(bytes: Buffer, depth: number, names: number): unknown[] | undefin
   for (;;) {
     const c = bytes[at];
     let item: unknown;
-    if (c === QUOTE) item = items.length < names ? name(bytes, items.length) : string(bytes);
+    if (c === QUOTE) item = string(bytes, items.length < names ? items.length : -1);
     else if (c === OPEN) item = array(bytes, depth + 1, 0);
-    else if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) item = number(bytes);
+    else if (c === MINUS || isDigit(c)) item = number(bytes);
     else item = literal(bytes);
     if (item === undefined) return undefined;
     items.push(item);
@@ -80,24 +80,17 @@ function stringEnd(bytes: Buffer): number {
   return -1;
 }
 
-function string(bytes: Buffer): string | undefined {
+/** A string; at a name's `place` (0 and up), the last name read there when the bytes are the same. */
+function string(bytes: Buffer, place = -1): string | undefined {
   const end = stringEnd(bytes);
   if (end < 0) return undefined;
   const start = at + 1;
   at = end + 1;
-  // No encoding named: UTF-8 (cut at ASCII quotes, it decodes as the whole body would).
-  return bytes.toString(undefined, start, end);
-}
-
-function name(bytes: Buffer, place: number): string | undefined {
-  const end = stringEnd(bytes);
-  if (end < 0) return undefined;
-  const start = at + 1;
-  at = end + 1;
-  const last = lastNames[place];
+  const last = place < 0 ? undefined : lastNames[place];
   if (last !== undefined && sameAscii(bytes, start, end, last)) return last;
+  // No encoding named: UTF-8 (cut at ASCII quotes, it decodes as the whole body would).
   const text = bytes.toString(undefined, start, end);
-  lastNames[place] = text;
+  if (place >= 0) lastNames[place] = text;
   return text;
 }
 
@@ -117,7 +110,7 @@ function number(bytes: Buffer): number | undefined {
   const first = i;
   let integer = 0;
   if (bytes[i] === ZERO) i++;
-  else for (let c = bytes[i]; c !== undefined && c >= ZERO && c <= NINE; c = bytes[++i]) integer = integer * 10 + (c - ZERO);
+  else for (let c = bytes[i]; isDigit(c); c = bytes[++i]) integer = integer * 10 + (c - ZERO);
   if (i === first) return undefined;
   const c = bytes[i];
   if (c !== DOT && c !== LOWER_E && c !== UPPER_E && i - first <= EXACT_DIGITS) {
@@ -142,7 +135,7 @@ function number(bytes: Buffer): number | undefined {
   return Number(bytes.toString(undefined, start, i));
 }
 
-function isDigit(c: number | undefined): boolean {
+function isDigit(c: number | undefined): c is number {
   return c !== undefined && c >= ZERO && c <= NINE;
 }
 
